@@ -1,0 +1,2 @@
+//! The Cerebro model engine: loader, executor and retriever.
+#![no_std]

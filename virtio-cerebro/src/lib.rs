@@ -1,0 +1,1 @@
+//! The virtio-cerebro device model (virtio-mmio transport over virtio-queue).

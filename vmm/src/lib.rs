@@ -1,0 +1,1 @@
+//! The Cerebro VMM: one KVM enclave VM, its memory, vCPU, devices and watchdog.

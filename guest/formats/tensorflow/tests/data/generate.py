@@ -1,0 +1,115 @@
+"""Generates the small SavedModels and GraphDefs the cerebro-tensorflow tests read.
+
+Run by hand (never by CI) from this directory: `python3 generate.py`. Pinned: tensorflow-cpu
+2.21.0, tf_keras. For every model it writes what TensorFlow itself says:
+- vars.txt: every checkpoint tensor (key, dtype, shape, raw little-endian bytes in hex), read with
+  tf.train.load_checkpoint;
+- frozen_<signature>.pb + .io.txt: TensorFlow's own inlined and frozen graph of each signature
+  (convert_variables_to_constants_v2) with its input and output tensor names, which the tests
+  compare structurally with the graph cerebro-tensorflow extracts from the SavedModel.
+"""
+import os, shutil
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import numpy as np
+import tensorflow as tf
+import keras
+import tf_keras
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+assert tf.__version__ == "2.21.0", tf.__version__
+HERE = os.path.dirname(os.path.abspath(__file__))
+rng = np.random.default_rng(0)
+
+
+def fill(weights, name_of):
+    for w in weights:
+        value = rng.standard_normal(w.shape).astype(np.float32) * 0.3
+        if "variance" in name_of(w):
+            value = np.abs(value) + 0.5
+        w.assign(value)
+
+
+def describe(out_dir):
+    ckpt = tf.train.load_checkpoint(os.path.join(out_dir, "variables", "variables"))
+    lines = []
+    for key, dtype in sorted(ckpt.get_variable_to_dtype_map().items()):
+        if dtype == tf.string:
+            continue
+        value = np.asarray(ckpt.get_tensor(key))
+        shape = ",".join(str(d) for d in value.shape)
+        raw = np.ascontiguousarray(value.astype(value.dtype.newbyteorder("<"))).tobytes()
+        lines.append(f"{key}\t{dtype.name}\t{shape}\t{raw.hex()}")
+    with open(os.path.join(out_dir, "vars.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    loaded = tf.saved_model.load(out_dir)
+    for sig, fn in loaded.signatures.items():
+        frozen = convert_variables_to_constants_v2(fn)
+        gd = frozen.graph.as_graph_def()
+        with open(os.path.join(out_dir, f"frozen_{sig}.pb"), "wb") as f:
+            f.write(gd.SerializeToString())
+        with open(os.path.join(out_dir, f"frozen_{sig}.io.txt"), "w") as f:
+            f.write(" ".join(t.name for t in frozen.inputs if t.dtype != tf.resource) + "\n")
+            f.write(" ".join(t.name for t in frozen.outputs) + "\n")
+
+
+def keras3_cnn(out):
+    inp = keras.Input((8, 8, 1), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="valid")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(5, activation="softmax")(x)
+    m = keras.Model(inp, x)
+    fill(m.weights, lambda w: w.path)
+    m.export(out)
+
+
+class Module(tf.Module):
+    def __init__(self):
+        self.w = tf.Variable(rng.standard_normal((3, 4)).astype(np.float32), name="w")
+        self.b = tf.Variable(rng.standard_normal((4,)).astype(np.float32), name="b")
+        self.scale = tf.Variable(np.float16(2.5), name="scale")
+        self.count = tf.Variable(np.int64(7), name="count")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
+    def forward(self, x):
+        return {"y": tf.nn.relu(tf.matmul(x, self.w) + self.b)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
+                                  tf.TensorSpec([None, 3], tf.float32, name="z")])
+    def other(self, x, z):
+        return {"sum": tf.reduce_sum(x * z, axis=1) * tf.cast(self.scale, tf.float32),
+                "diff": tf.tanh(x - z)}
+
+
+def module(out):
+    m = Module()
+    tf.saved_model.save(m, out, signatures={"serving_default": m.forward, "other": m.other})
+    return m
+
+
+def tf_keras_bn(out):
+    i = tf_keras.Input((6, 6, 2))
+    y = tf_keras.layers.Conv2D(3, 3, use_bias=False)(i)
+    y = tf_keras.layers.BatchNormalization()(y)
+    y = tf_keras.layers.ReLU(6.0)(y)
+    y = tf_keras.layers.GlobalAveragePooling2D()(y)
+    y = tf_keras.layers.Dense(2)(y)
+    m = tf_keras.Model(i, y)
+    fill(m.weights, lambda w: w.name)
+    m.save(out, save_format="tf")
+
+
+for name, make in [("k3cnn", keras3_cnn), ("module", module), ("tfkeras", tf_keras_bn)]:
+    out = os.path.join(HERE, name)
+    shutil.rmtree(out, ignore_errors=True)
+    make(out)
+    for extra in ("fingerprint.pb", "keras_metadata.pb", "assets"):
+        p = os.path.join(out, extra)
+        if os.path.isdir(p):
+            shutil.rmtree(p)
+        elif os.path.exists(p):
+            os.remove(p)
+    describe(out)
+print("ok")

@@ -42,7 +42,7 @@ impl Files {
     }
 }
 
-const MODELS: [&str; 3] = ["k3cnn", "module", "tfkeras"];
+const MODELS: [&str; 4] = ["k3cnn", "module", "tfkeras", "tf1"];
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -82,7 +82,7 @@ fn checkpoint_values_match_tensorflow_exactly() {
             .filter(|(_, e)| e.dtype != cerebro_tensorflow::DType::String)
             .count();
         assert_eq!(checked, numeric, "{model}");
-        assert!(checked >= 4, "{model}: only {checked} tensors");
+        assert!(checked >= 2, "{model}: only {checked} tensors");
     }
 }
 
@@ -148,7 +148,8 @@ fn op_set(g: &Graph<'_>) -> Vec<String> {
 
 #[test]
 fn signatures_match_tensorflow_frozen_graphs() {
-    let cases: [(&str, &str, &[&str]); 5] = [
+    let cases: [(&str, &str, &[&str]); 6] = [
+        ("tf1", "serving_default", &["AddV2", "MatMul", "Sigmoid"]),
         (
             "k3cnn",
             "serving_default",
@@ -415,4 +416,21 @@ fn bad_inputs_are_refused_with_errors() {
     let short = &files.shard[..files.shard.len() - 1];
     assert!(Bundle::open(&files.index, vec![short]).is_err());
     assert!(Bundle::open(&files.index, vec![]).is_err());
+}
+
+#[test]
+fn frozen_graph_default_inputs_and_outputs() {
+    let pb = std::fs::read(data("module").join("frozen_serving_default.pb")).unwrap();
+    let g = load_frozen_graph(&pb, None, None).unwrap();
+    let inputs: Vec<&str> = g.inputs.iter().map(|i| i.name.as_str()).collect();
+    let outputs: Vec<&str> = g.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(inputs, ["x"]);
+    assert_eq!(outputs, ["Identity"]);
+    let explicit = load_frozen_graph(&pb, Some(&["x:0"]), Some(&["Identity:0"])).unwrap();
+    assert_eq!(g.nodes, explicit.nodes);
+    assert!(matches!(
+        load_frozen_graph(&pb, None, Some(&["missing:0"])),
+        Err(Error::NotFound(_))
+    ));
+    assert!(load_frozen_graph(&pb[..pb.len() / 2], None, None).is_err());
 }

@@ -41,6 +41,8 @@ def describe(out_dir):
         lines.append(f"{key}\t{dtype.name}\t{shape}\t{raw.hex()}")
     with open(os.path.join(out_dir, "vars.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    if os.path.exists(os.path.join(out_dir, "frozen_serving_default.pb")):
+        return  # frozen by its maker
     loaded = tf.saved_model.load(out_dir)
     for sig, fn in loaded.signatures.items():
         frozen = convert_variables_to_constants_v2(fn)
@@ -101,7 +103,33 @@ def tf_keras_bn(out):
     m.save(out, save_format="tf")
 
 
-for name, make in [("k3cnn", keras3_cnn), ("module", module), ("tfkeras", tf_keras_bn)]:
+def tf1_graph(out):
+    """A TF1-style SavedModel: a ref variable (VariableV2) and a resource variable, restored by
+    the `save/restore_all` NoOp; its frozen graph is made by the TF1 freezer."""
+    g = tf.Graph()
+    with g.as_default(), tf.compat.v1.Session(graph=g) as sess:
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="features")
+        w = tf.compat.v1.Variable(rng.standard_normal((4, 3)).astype(np.float32), name="w",
+                                  use_resource=False)
+        b = tf.compat.v1.Variable(rng.standard_normal((3,)).astype(np.float32), name="b",
+                                  use_resource=True)
+        probs = tf.nn.sigmoid(tf.matmul(x, w) + b, name="probs")
+        sess.run(tf.compat.v1.global_variables_initializer())
+        builder = tf.compat.v1.saved_model.Builder(out)
+        sig = tf.compat.v1.saved_model.predict_signature_def({"features": x}, {"probs": probs})
+        builder.add_meta_graph_and_variables(sess, ["serve"],
+                                             signature_def_map={"serving_default": sig})
+        builder.save()
+        frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+            sess, g.as_graph_def(), ["probs"])
+    with open(os.path.join(out, "frozen_serving_default.pb"), "wb") as f:
+        f.write(frozen.SerializeToString())
+    with open(os.path.join(out, "frozen_serving_default.io.txt"), "w") as f:
+        f.write("features:0\nprobs:0\n")
+
+
+for name, make in [("k3cnn", keras3_cnn), ("module", module), ("tfkeras", tf_keras_bn),
+                   ("tf1", tf1_graph)]:
     out = os.path.join(HERE, name)
     shutil.rmtree(out, ignore_errors=True)
     make(out)

@@ -1,0 +1,202 @@
+//! Kernel benchmarks: f32 GEMM GFLOP/s on squares and MobileNetV2 layer shapes, AVX2 vs the
+//! portable fallback, plus depthwise conv and int8 kernels. No assertions on time.
+//!
+//! Run: `cargo bench -p cerebro-engine --bench kernels` (single thread).
+
+use cerebro_engine::executor::kernels::conv::{self, ConvGeometry, Padding};
+use cerebro_engine::executor::kernels::gemm::{self, PackedB};
+use cerebro_engine::executor::kernels::{Activation, Isa};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Best time of repeated runs of `f` (at least `min_runs`, at least ~0.3 s in total).
+fn best_time(mut f: impl FnMut(), min_runs: usize) -> Duration {
+    f();
+    let mut best = Duration::MAX;
+    let start = Instant::now();
+    let mut runs = 0;
+    while runs < min_runs || start.elapsed() < Duration::from_millis(300) {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed());
+        runs += 1;
+    }
+    best
+}
+
+fn fill(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2654435761) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s % 2001) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+fn isa_name(isa: Isa) -> &'static str {
+    match isa {
+        Isa::Avx2Fma => "avx2+fma",
+        Isa::Portable => "portable",
+    }
+}
+
+fn bench_gemm(label: &str, m: usize, k: usize, n: usize) {
+    let a = fill(m * k, 1);
+    let b = fill(k * n, 2);
+    let packed = PackedB::from_kn(&b, k, n, None).unwrap();
+    let mut c = vec![0.0f32; m * n];
+    let mut scratch = vec![0.0f32; gemm::scratch_len(m, k)];
+    let flops = 2.0 * m as f64 * k as f64 * n as f64;
+    let mut line = format!("gemm {label:<28} m={m:<6} k={k:<5} n={n:<5}");
+    for &isa in Isa::available() {
+        let t = best_time(
+            || {
+                gemm::gemm(
+                    isa,
+                    &a,
+                    m,
+                    k,
+                    &packed,
+                    Activation::None,
+                    &mut c,
+                    n,
+                    &mut scratch,
+                )
+                .unwrap();
+                black_box(&c);
+            },
+            3,
+        );
+        let gf = flops / t.as_secs_f64() / 1e9;
+        line += &format!(
+            "  {}: {:7.1} GFLOP/s ({:8.1} us)",
+            isa_name(isa),
+            gf,
+            t.as_secs_f64() * 1e6
+        );
+    }
+    println!("{line}");
+}
+
+fn bench_conv(label: &str, g: ConvGeometry) {
+    let input = fill(g.input_len().unwrap(), 3);
+    let filter = fill(g.out_c * g.patch_depth(), 4);
+    let packed = conv::pack_conv_filter(&g, &filter, Some(&vec![0.1; g.out_c])).unwrap();
+    let mut out = vec![0.0f32; g.output_len().unwrap()];
+    let mut scratch = vec![0.0f32; conv::conv2d_scratch_len(&g)];
+    let flops = 2.0 * g.out_pixels() as f64 * g.patch_depth() as f64 * g.out_c as f64;
+    let mut line = format!("conv {label:<28}");
+    for &isa in Isa::available() {
+        let t = best_time(
+            || {
+                conv::conv2d_f32(
+                    isa,
+                    &g,
+                    &input,
+                    &packed,
+                    Activation::Relu6,
+                    &mut out,
+                    &mut scratch,
+                )
+                .unwrap();
+                black_box(&out);
+            },
+            3,
+        );
+        line += &format!(
+            "  {}: {:7.1} GFLOP/s ({:8.1} us)",
+            isa_name(isa),
+            flops / t.as_secs_f64() / 1e9,
+            t.as_secs_f64() * 1e6
+        );
+    }
+    println!("{line}");
+}
+
+fn bench_depthwise(label: &str, g: ConvGeometry) {
+    let input = fill(g.input_len().unwrap(), 5);
+    let filter = fill(g.kernel_h * g.kernel_w * g.out_c, 6);
+    let bias = vec![0.1; g.out_c];
+    let mut out = vec![0.0f32; g.output_len().unwrap()];
+    let flops = 2.0 * g.output_len().unwrap() as f64 * (g.kernel_h * g.kernel_w) as f64;
+    let mut line = format!("dwconv {label:<26}");
+    for &isa in Isa::available() {
+        let t = best_time(
+            || {
+                conv::depthwise_conv2d_f32(
+                    isa,
+                    &g,
+                    &input,
+                    &filter,
+                    Some(&bias),
+                    Activation::Relu6,
+                    &mut out,
+                )
+                .unwrap();
+                black_box(&out);
+            },
+            3,
+        );
+        line += &format!(
+            "  {}: {:7.1} GFLOP/s ({:8.1} us)",
+            isa_name(isa),
+            flops / t.as_secs_f64() / 1e9,
+            t.as_secs_f64() * 1e6
+        );
+    }
+    println!("{line}");
+}
+
+fn main() {
+    println!("detected ISA: {}", isa_name(Isa::detect()));
+    for s in [256, 512, 1024] {
+        bench_gemm("square", s, s, s);
+    }
+    // MobileNetV2 224x224 1x1 convolutions as GEMMs (M = pixels, K = in, N = out).
+    let mb = [
+        (12544, 32, 16),
+        (12544, 16, 96),
+        (3136, 96, 24),
+        (3136, 24, 144),
+        (3136, 144, 24),
+        (784, 144, 32),
+        (784, 32, 192),
+        (784, 192, 32),
+        (196, 192, 64),
+        (196, 64, 384),
+        (196, 384, 64),
+        (196, 384, 96),
+        (196, 96, 576),
+        (196, 576, 96),
+        (49, 576, 160),
+        (49, 160, 960),
+        (49, 960, 160),
+        (49, 960, 320),
+        (49, 320, 1280),
+        (1, 1280, 1000),
+    ];
+    for (m, k, n) in mb {
+        bench_gemm("mobilenetv2 1x1", m, k, n);
+    }
+    let g = ConvGeometry::new(1, (224, 224, 3), 32, (3, 3), (2, 2), (1, 1), Padding::Same).unwrap();
+    bench_conv("mobilenetv2 stem 3x3/2", g);
+    let g = ConvGeometry::new(1, (56, 56, 64), 64, (3, 3), (1, 1), (1, 1), Padding::Same).unwrap();
+    bench_conv("3x3 56x56x64->64", g);
+    for (hw, c, s) in [
+        (112, 32, 1),
+        (112, 96, 2),
+        (56, 144, 1),
+        (56, 144, 2),
+        (28, 192, 1),
+        (14, 384, 1),
+        (14, 576, 2),
+        (7, 960, 1),
+    ] {
+        let g =
+            ConvGeometry::new(1, (hw, hw, c), c, (3, 3), (s, s), (1, 1), Padding::Same).unwrap();
+        bench_depthwise(&format!("3x3/{s} {hw}x{hw}x{c}"), g);
+    }
+}

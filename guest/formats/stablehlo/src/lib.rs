@@ -14,6 +14,8 @@ extern crate alloc;
 
 pub mod ast;
 pub mod error;
+pub mod export;
+pub mod flax;
 pub mod numeric;
 pub mod text;
 

@@ -75,10 +75,18 @@ pub mod features {
 pub mod wait_bits {
     /// The job queue has new used buffers (jobs to run).
     pub const JOBS: u32 = 1 << 0;
-    /// The result queue has new used buffers (result buffers to reclaim).
-    pub const RESULTS: u32 = 1 << 1;
+    // Bit 1 is reserved (result buffers are reclaimed by polling the used ring).
     /// The chunk queue has new used buffers (chunk responses).
     pub const CHUNKS: u32 = 1 << 2;
     /// The device is shutting down: the driver should stop waiting.
     pub const SHUTDOWN: u32 = 1 << 31;
+}
+
+/// Largest echo payload whose job fits `max_job_size` and whose result (one `U8` tensor) fits
+/// `max_result_size`.
+pub fn echo_payload_limit(config: &DeviceConfig) -> usize {
+    // Result: header 16 + result fixed 16 + list 8 + tensor fixed 16 + one dim 8 = 64, then the
+    // data padded to 8.
+    let by_result = (config.max_result_size as usize).saturating_sub(64) & !7;
+    config.max_job_payload().min(by_result)
 }

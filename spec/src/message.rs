@@ -897,13 +897,23 @@ impl ChunkResponse {
         Ok(need)
     }
 
-    /// Decodes a response and returns it with its data.
-    pub fn decode(buf: &[u8]) -> Result<(ChunkResponse, &[u8]), WireError> {
-        let (h, body) = MessageHeader::decode(buf)?;
-        if h.kind != Kind::ChunkResponse {
-            return Err(WireError::UnexpectedKind(h.kind as u16));
+    /// Decodes the fixed response header (the first [`CHUNK_RESPONSE_HEADER_LEN`] bytes);
+    /// the `length` data bytes follow it.
+    pub fn decode_header(hdr: &[u8]) -> Result<ChunkResponse, WireError> {
+        let hdr = hdr
+            .get(..CHUNK_RESPONSE_HEADER_LEN)
+            .ok_or(WireError::Truncated {
+                offset: hdr.len(),
+                need: CHUNK_RESPONSE_HEADER_LEN - hdr.len(),
+            })?;
+        let mut r = Reader::new(hdr);
+        let kind = Kind::from_code(r.u16()?)?;
+        if kind != Kind::ChunkResponse {
+            return Err(WireError::UnexpectedKind(kind as u16));
         }
-        let mut r = Reader::new(body);
+        r.reserved16()?;
+        let body_len = r.u32()?;
+        let job_id = r.u64()?;
         let status = Status::from_code(r.u32()?)?;
         r.reserved32()?;
         let model_id = r.u64()?;
@@ -913,17 +923,28 @@ impl ChunkResponse {
         if status != Status::Ok && length != 0 {
             return Err(WireError::InconsistentStatus);
         }
-        let data = r.bytes(length as usize)?;
-        r.finish()?;
-        Ok((
-            ChunkResponse {
-                job_id: h.job_id,
-                status,
-                model_id,
-                offset,
-                length,
-            },
-            data,
-        ))
+        if u64::from(body_len) != 32 + u64::from(length) {
+            return Err(WireError::TrailingBytes);
+        }
+        Ok(ChunkResponse {
+            job_id,
+            status,
+            model_id,
+            offset,
+            length,
+        })
+    }
+
+    /// Decodes a response and returns it with its data; bytes after the data are ignored.
+    pub fn decode(buf: &[u8]) -> Result<(ChunkResponse, &[u8]), WireError> {
+        let resp = ChunkResponse::decode_header(buf)?;
+        let end = CHUNK_RESPONSE_HEADER_LEN + resp.length as usize;
+        let data = buf
+            .get(CHUNK_RESPONSE_HEADER_LEN..end)
+            .ok_or(WireError::Truncated {
+                offset: CHUNK_RESPONSE_HEADER_LEN,
+                need: resp.length as usize,
+            })?;
+        Ok((resp, data))
     }
 }

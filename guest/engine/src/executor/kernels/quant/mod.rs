@@ -16,6 +16,9 @@ pub mod conv;
 pub mod fixed;
 pub mod ops;
 
+#[cfg(test)]
+mod litert_tests;
+
 /// A real multiplier as TFLite stores it: `real ≈ multiplier · 2^(shift - 31)` with
 /// `multiplier` in `[2^30, 2^31)` (or 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,0 +1,928 @@
+#!/usr/bin/env python3
+"""Generates Cerebro's model fixtures, their inputs and framework goldens.
+
+Run by hand (never by CI); CI only reads the committed results. See
+tests/models/README.md and /work/logs/fixtures-contract.md for the layout:
+
+    tests/models/manifest.json
+    tests/models/<format>/<name>/{model file(s), run<R>_input<I>.npy, run<R>_output<O>.npy}
+
+Usage (from the repository root):
+
+    python3 tests/models/generate.py                       # everything
+    python3 tests/models/generate.py --only tflite         # one section (tflite|jax|savedmodel|examples)
+    python3 tests/models/generate.py --only tflite --filter '^conv'   # only matching fixtures
+
+Sections replace only their own manifest entries, so reruns are cheap.
+Every random choice is seeded; training uses deterministic TensorFlow ops.
+"""
+
+import argparse
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+EXAMPLES = os.path.join(REPO, "examples")
+MANIFEST = os.path.join(HERE, "manifest.json")
+
+PINNED = {
+    "tensorflow": ("tensorflow-cpu", "2.21.0"),
+    "ai_edge_litert": ("ai-edge-litert", "2.3.0"),
+    "jax": ("jax", "0.10.2"),
+    "flax": ("flax", "0.12.8"),
+}
+UNPINNED = {"numpy": "numpy", "scikit_learn": "scikit-learn", "keras": "keras", "tf_keras": "tf_keras",
+            "jaxlib": "jaxlib"}
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+SEED = 20261125
+
+FORMAT_SECTION = {
+    "tflite": "tflite",
+    "stablehlo_text": "jax",
+    "jax_export": "jax",
+    "mlir_bytecode": "jax",
+    "savedmodel": "savedmodel",
+    "graphdef": "savedmodel",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Versions
+
+
+def check_versions(allow_mismatch):
+    versions = {}
+    bad = []
+    for key, (dist, want) in PINNED.items():
+        try:
+            got = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            got = None
+        versions[key] = got
+        if got != want:
+            bad.append(f"{dist}: want {want}, found {got}")
+    for key, dist in UNPINNED.items():
+        try:
+            versions[key] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[key] = None
+    if bad:
+        msg = "pinned package versions differ:\n  " + "\n  ".join(bad)
+        if not allow_mismatch:
+            sys.exit(msg + "\n(rerun with --allow-version-mismatch to proceed anyway)")
+        print("WARNING: " + msg, file=sys.stderr)
+    return versions
+
+
+# ----------------------------------------------------------------------------------------------
+# Manifest and file helpers
+
+
+class Registry:
+    """Collects the fixtures one run produces, then merges them into manifest.json."""
+
+    def __init__(self, name_filter):
+        self.fixtures = []
+        self.filter = re.compile(name_filter) if name_filter else None
+
+    def wanted(self, name):
+        return self.filter is None or self.filter.search(name) is not None
+
+    def add(self, entry):
+        for key in ("name", "issue", "format", "model", "params", "signature", "compare", "tolerance",
+                    "ops", "runs"):
+            assert key in entry, (entry.get("name"), key)
+        assert entry["format"] in FORMAT_SECTION, entry["format"]
+        assert entry["compare"] in ("close", "exact", "error"), entry["compare"]
+        assert all(n["name"] != entry["name"] for n in self.fixtures), entry["name"]
+        for path in [entry["model"]] + ([entry["params"]] if entry["params"] else []):
+            full = os.path.join(HERE, path)
+            assert os.path.exists(full), full
+        for run in entry["runs"]:
+            for p in run["inputs"] + run["outputs"]:
+                assert os.path.exists(os.path.join(HERE, p)), p
+        self.fixtures.append(entry)
+        print(f"  fixture {entry['name']:<34} {entry['format']:<14} {entry['compare']:<6} "
+              f"ops={','.join(entry['ops'])}", flush=True)
+
+    def write(self, versions, sections):
+        old = []
+        if os.path.exists(MANIFEST):
+            with open(MANIFEST) as f:
+                old = json.load(f).get("fixtures", [])
+        new_by_name = {f["name"]: f for f in self.fixtures}
+        merged = []
+        for f in old:
+            if f["name"] in new_by_name:
+                merged.append(new_by_name.pop(f["name"]))
+            elif FORMAT_SECTION.get(f["format"]) in sections and self.filter is None:
+                continue  # the section was regenerated in full and no longer makes this fixture
+            else:
+                merged.append(f)
+        merged.extend(f for f in self.fixtures if f["name"] in new_by_name)
+        doc = {"versions": versions, "fixtures": merged}
+        with open(MANIFEST, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+        print(f"manifest: {len(merged)} fixtures -> {os.path.relpath(MANIFEST, REPO)}")
+
+
+def rel(path):
+    return os.path.relpath(path, HERE)
+
+
+def fresh_dir(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.makedirs(path)
+    return path
+
+
+def save_npy(path, array):
+    """Writes little-endian, C-order .npy (format 1.0) in one of the contract's dtypes."""
+    a = np.asarray(array)
+    allowed = {"f4", "f2", "i1", "u1", "i2", "i4", "i8", "b1"}
+    code = a.dtype.kind + str(a.dtype.itemsize) if a.dtype.kind != "b" else "b1"
+    assert code in allowed, (path, a.dtype)
+    a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<")))
+    with open(path, "wb") as f:
+        np.lib.format.write_array(f, a, version=(1, 0))
+    check_size(path)
+
+
+def check_size(path):
+    size = os.path.getsize(path)
+    if size >= MAX_FILE_BYTES:
+        raise SystemExit(f"{path} is {size} bytes, over the 20 MB limit")
+
+
+def write_runs(folder, runs):
+    """runs: list of (inputs, outputs) array lists. Returns the manifest's runs field."""
+    out = []
+    for r, (inputs, outputs) in enumerate(runs):
+        entry = {"inputs": [], "outputs": []}
+        for i, a in enumerate(inputs):
+            p = os.path.join(folder, f"run{r}_input{i}.npy")
+            save_npy(p, a)
+            entry["inputs"].append(rel(p))
+        for o, a in enumerate(outputs):
+            p = os.path.join(folder, f"run{r}_output{o}.npy")
+            save_npy(p, a)
+            entry["outputs"].append(rel(p))
+        out.append(entry)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Data: scikit-learn digits (ships inside the package, no download)
+
+
+def digits_data():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)  # (n, 8, 8) in [0, 1]
+    y = d.target.astype(np.int64)
+    return train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+
+
+_DIGITS_CACHE = {}
+
+
+def trained_digits_models():
+    """Trains the Keras 3 digits MLP and CNN once per process (deterministic)."""
+    if _DIGITS_CACHE:
+        return _DIGITS_CACHE
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(SEED)
+    tf.config.experimental.enable_op_determinism()
+    xtr, xte, ytr, yte = digits_data()
+
+    mlp = keras.Sequential([
+        keras.Input((64,), name="pixels"),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(10),
+        keras.layers.Softmax(),
+    ], name="digits_mlp")
+    mlp.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+    mlp.fit(xtr.reshape(-1, 64), ytr, epochs=40, batch_size=32, verbose=0, shuffle=True)
+    mlp_acc = float(mlp.evaluate(xte.reshape(-1, 64), yte, verbose=0)[1])
+
+    cnn = keras.Sequential([
+        keras.Input((8, 8, 1), name="image"),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10),
+        keras.layers.Softmax(),
+    ], name="digits_cnn")
+    cnn.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+    cnn.fit(xtr[..., None], ytr, epochs=40, batch_size=32, verbose=0, shuffle=True)
+    cnn_acc = float(cnn.evaluate(xte[..., None], yte, verbose=0)[1])
+    print(f"digits: MLP test accuracy {mlp_acc:.4f}, CNN test accuracy {cnn_acc:.4f} "
+          f"({len(yte)} test images)", flush=True)
+    _DIGITS_CACHE.update(mlp=mlp, cnn=cnn, mlp_acc=mlp_acc, cnn_acc=cnn_acc,
+                         xtr=xtr, xte=xte, ytr=ytr, yte=yte)
+    return _DIGITS_CACHE
+
+
+# ----------------------------------------------------------------------------------------------
+# TFLite helpers
+
+
+def tflite_op_names(model_bytes):
+    """Builtin op names used by every subgraph of a .tflite file, read from the file itself."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        codes.append(max(oc.DeprecatedBuiltinCode(), oc.BuiltinCode()))
+    seen = []
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for o in range(sg.OperatorsLength()):
+            name = names[codes[sg.Operators(o).OpcodeIndex()]]
+            if name not in seen:
+                seen.append(name)
+    return sorted(seen)
+
+
+def tflite_has_sparse_tensor(model_bytes):
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for t in range(sg.TensorsLength()):
+            if sg.Tensors(t).Sparsity() is not None:
+                return True
+    return False
+
+
+def litert_interpreter(model_bytes, reference):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    it = Interpreter(model_content=model_bytes, num_threads=1, experimental_op_resolver_type=kind)
+    it.allocate_tensors()
+    return it
+
+
+def litert_run(it, inputs):
+    ins = it.get_input_details()
+    assert len(ins) == len(inputs), (len(ins), len(inputs))
+    for d, a in zip(ins, inputs):
+        a = np.asarray(a)
+        assert a.dtype == d["dtype"], (d["name"], a.dtype, d["dtype"])
+        if tuple(a.shape) != tuple(d["shape"]):
+            sig = tuple(d["shape_signature"])
+            assert len(sig) == a.ndim and all(s in (-1, n) for s, n in zip(sig, a.shape)), \
+                (d["name"], a.shape, sig)
+            it.resize_tensor_input(d["index"], a.shape)
+            it.allocate_tensors()
+        it.set_tensor(d["index"], a)
+    it.invoke()
+    return [np.array(it.get_tensor(d["index"])) for d in it.get_output_details()]
+
+
+def quantize_for_input(it, floats):
+    """Quantizes float inputs with each int8/uint8 model input's own scale and zero point."""
+    out = []
+    for d, x in zip(it.get_input_details(), floats):
+        if d["dtype"] in (np.int8, np.uint8):
+            scale, zp = d["quantization"]
+            info = np.iinfo(d["dtype"])
+            q = np.clip(np.round(np.asarray(x, np.float64) / scale) + zp, info.min, info.max)
+            out.append(q.astype(d["dtype"]))
+        else:
+            out.append(np.asarray(x).astype(d["dtype"]))
+    return out
+
+
+def to_tflite(fn, specs, module=None, quant=None, rep_inputs=None, configure=None):
+    """Converts a traced function to .tflite bytes.
+
+    quant: None (float), "int8" (full integer, int8 in/out), "int8_float_io" (full integer with
+    float in/out: QUANTIZE/DEQUANTIZE at the edges), "float16" (float16 weights + DEQUANTIZE).
+    """
+    import tensorflow as tf
+
+    m = module if module is not None else tf.Module()
+    m.f = tf.function(fn, input_signature=specs, autograph=False)
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([m.f.get_concrete_function()], m)
+    if quant in ("int8", "int8_float_io"):
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([np.asarray(a) for a in s] for s in rep_inputs)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if quant == "int8":
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+    elif quant == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    if configure:
+        configure(conv)
+    return conv.convert()
+
+
+def emit_tflite(reg, name, model_bytes, run_inputs, expect_ops=(), reference=None, compare=None,
+                tolerance=1e-4, float_inputs=True, issue=4, stateful=False, expect_sparse=False):
+    """Writes one TFLite fixture: model, inputs, LiteRT goldens, manifest entry.
+
+    run_inputs: list of per-run input lists. If float_inputs and the model takes int8/uint8,
+    the floats are quantized with the model's input parameters.
+    reference: use BUILTIN_REF for goldens (default: when any input or output is int8/uint8).
+    stateful: all runs go through one interpreter (state persists); otherwise too, in fact —
+    runs always share one loaded model, as the contract says.
+    """
+    ops = tflite_op_names(model_bytes)
+    missing = [o for o in expect_ops if o not in ops]
+    if missing:
+        raise SystemExit(f"{name}: expected ops {missing} not in model (has {ops})")
+    if expect_sparse and not tflite_has_sparse_tensor(model_bytes):
+        raise SystemExit(f"{name}: expected a sparse tensor in the model")
+    probe = litert_interpreter(model_bytes, reference=False)
+    io_dtypes = [d["dtype"] for d in probe.get_input_details() + probe.get_output_details()]
+    quantized_io = any(t in (np.int8, np.uint8, np.int16) for t in io_dtypes)
+    if reference is None:
+        reference = quantized_io or any(o in ops for o in ("QUANTIZE",)) or "_int8" in name
+    it = litert_interpreter(model_bytes, reference=reference)
+    runs = []
+    for inputs in run_inputs:
+        ins = quantize_for_input(it, inputs) if float_inputs else [np.asarray(a) for a in inputs]
+        outs = litert_run(it, ins)
+        runs.append((ins, outs))
+    if compare is None:
+        compare = "exact" if reference or all(o.dtype.kind in "iub" for _, outs in runs for o in outs) \
+            else "close"
+    folder = fresh_dir(os.path.join(HERE, "tflite", name))
+    path = os.path.join(folder, "model.tflite")
+    with open(path, "wb") as f:
+        f.write(model_bytes)
+    check_size(path)
+    reg.add({
+        "name": name, "issue": issue, "format": "tflite", "model": rel(path), "params": None,
+        "signature": None, "compare": compare, "tolerance": tolerance if compare == "close" else 0.0,
+        "ops": ops, "runs": write_runs(folder, runs),
+    })
+    return runs
+
+
+# ----------------------------------------------------------------------------------------------
+# Section: TFLite (issue 4)
+
+
+def keras_to_tflite(model, quant=None, rep_inputs=None):
+    """Keras 3 model -> .tflite through from_keras_model (variables frozen to constants)."""
+    import keras
+    import tensorflow as tf
+
+    inp = keras.Input(tuple(model.inputs[0].shape[1:]), batch_size=1)
+    fixed = keras.Model(inp, model(inp))  # batch 1, no dynamic dimension in the .tflite
+    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    if quant in ("int8", "int8_float_io"):
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([np.asarray(a) for a in s] for s in rep_inputs)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if quant == "int8":
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+    elif quant == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    return conv.convert()
+
+
+def litert_accuracy(model_bytes, images, labels, reference):
+    it = litert_interpreter(model_bytes, reference=reference)
+    correct = 0
+    for x, y in zip(images, labels):
+        out = litert_run(it, quantize_for_input(it, [x[None]]))[0]
+        correct += int(np.argmax(out) == y)
+    return correct / len(labels)
+
+
+NOTES = {}  # fixture name -> one-line description for the README table
+
+
+def section_tflite(reg):
+    import tensorflow as tf
+
+    print("== tflite", flush=True)
+    rng = np.random.default_rng(SEED)
+    d = trained_digits_models()
+    xte, yte = d["xte"], d["yte"]
+    rep_digits = d["xtr"][:200]
+
+    # --- digits MLP and CNN, f32 and int8 (int8 in/out) ---
+    picks = [0, 1, 2]  # first three test images
+    for kind, model, shape in (("mlp", d["mlp"], (64,)), ("cnn", d["cnn"], (8, 8, 1))):
+        xs = [xte[i].reshape((1,) + shape) for i in picks]
+        rep = [[x.reshape((1,) + shape)] for x in rep_digits]
+        images = xte.reshape((-1,) + shape)
+        for quant in (None, "int8"):
+            name = f"digits_{kind}_{'int8' if quant else 'f32'}"
+            if not reg.wanted(name):
+                continue
+            b = keras_to_tflite(model, quant=quant, rep_inputs=rep)
+            expect = ["FULLY_CONNECTED", "SOFTMAX"] + (["CONV_2D", "MAX_POOL_2D"] if kind == "cnn" else [])
+            emit_tflite(reg, name, b, [[x] for x in xs], expect_ops=expect)
+            acc = litert_accuracy(b, images, yte, reference=bool(quant))
+            arch = "MLP 64-64-32-10" if kind == "mlp" else "CNN conv16-pool-conv32-pool-dense10"
+            NOTES[name] = (f"Keras 3 {arch} trained on scikit-learn digits, "
+                           f"{'full-integer int8 (int8 in/out)' if quant else 'f32'}; test accuracy "
+                           f"{acc:.4f} on {len(yte)} held-out digits (LiteRT)")
+            print(f"    {name}: {NOTES[name]}", flush=True)
+        if kind == "cnn" and reg.wanted("digits_cnn_f16w"):
+            b = keras_to_tflite(model, quant="float16")
+            emit_tflite(reg, "digits_cnn_f16w", b, [[x] for x in xs], expect_ops=["DEQUANTIZE", "CONV_2D"],
+                        reference=False, compare="close", tolerance=1e-4)
+            NOTES["digits_cnn_f16w"] = "digits CNN with float16 weights (float16 constants + DEQUANTIZE)"
+
+    # --- MobileNetV2 224x224 with calibrated batch norm ---
+    if reg.wanted("mobilenet_v2_f32") or reg.wanted("mobilenet_v2_int8"):
+        model, calib, tests = calibrated_mobilenet_v2()
+        if reg.wanted("mobilenet_v2_f32"):
+            b = keras_to_tflite(model)
+            runs = emit_tflite(reg, "mobilenet_v2_f32", b, [[t[None]] for t in tests[:2]],
+                               expect_ops=["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED",
+                                           "SOFTMAX"])
+            NOTES["mobilenet_v2_f32"] = "keras.applications.MobileNetV2 224x224 (weights=None, BN " \
+                "statistics calibrated), f32; top-1 prob " + ", ".join(
+                f"{float(o[0].max()):.3f} (class {int(o[0].argmax())})" for _, o in runs)
+        if reg.wanted("mobilenet_v2_int8"):
+            b = keras_to_tflite(model, quant="int8", rep_inputs=[[c[None]] for c in calib[:48]])
+            runs = emit_tflite(reg, "mobilenet_v2_int8", b, [[t[None]] for t in tests[:2]],
+                               expect_ops=["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED",
+                                           "SOFTMAX"])
+            NOTES["mobilenet_v2_int8"] = "same MobileNetV2, full-integer int8 (per-channel), int8 in/out; " \
+                "top-1 " + ", ".join(
+                f"class {int(o[0].argmax())}" for _, o in runs)
+
+    op_fixtures(reg, rng)
+    special_tflite_fixtures(reg, rng)
+
+
+def mobilenet_images(n, rng, offset):
+    """Natural-ish 224x224x3 images in [-1, 1]: upscaled digits with colour tints + smooth noise."""
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+
+    imgs = load_digits().images[offset:offset + n] / 16.0
+    x = tf.image.resize(imgs[..., None].astype(np.float32), (224, 224), method="bilinear").numpy()
+    tint = rng.uniform(0.3, 1.0, size=(n, 1, 1, 3)).astype(np.float32)
+    bg = rng.uniform(0.0, 0.4, size=(n, 1, 1, 3)).astype(np.float32)
+    noise = tf.image.resize(rng.normal(0, 0.15, size=(n, 14, 14, 3)).astype(np.float32), (224, 224)).numpy()
+    img = np.clip(bg + x * tint + noise, 0.0, 1.0)
+    return (img * 2.0 - 1.0).astype(np.float32)
+
+
+def calibrated_mobilenet_v2():
+    """keras.applications.MobileNetV2(weights=None) with batch-norm moving statistics set from
+    real activations (a training-mode pass with momentum 0 on calibration images), so that
+    inference outputs depend on the input instead of being an exactly uniform softmax."""
+    import keras
+
+    keras.utils.set_random_seed(SEED + 1)
+    rng = np.random.default_rng(SEED + 1)
+    model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+    calib = mobilenet_images(64, rng, 0)
+    tests = mobilenet_images(3, rng, 1000)
+    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    # Random but fixed BN affine parameters give channels different scales, as trained nets have.
+    for bn in bns:
+        c = bn.gamma.shape[0]
+        bn.gamma.assign(rng.uniform(0.5, 1.5, c).astype(np.float32))
+        bn.beta.assign(rng.normal(0.2, 0.3, c).astype(np.float32))
+    # Moving statistics from real activations: one training-mode pass with momentum 0 sets each
+    # BN's moving mean/variance to its batch statistics given the calibrated layers before it.
+    for bn in bns:
+        bn.momentum = 0.0
+    model(calib, training=True)
+    for bn in bns:
+        bn.momentum = 0.99
+    # The random classifier head would mostly see the features' common mean; centre it on the
+    # calibration features and scale it so the softmax is peaked and depends on the input.
+    dense = model.layers[-1]
+    feats = keras.Model(model.input, dense.input)(calib, training=False).numpy()
+    kernel = dense.kernel.numpy()
+    centred = (feats - feats.mean(axis=0)) @ kernel
+    gain = 3.0 / max(float(centred.std()), 1e-6)
+    dense.kernel.assign(kernel * gain)
+    dense.bias.assign(-(feats.mean(axis=0) @ kernel) * gain)
+    out = model(tests, training=False).numpy()
+    print("mobilenet_v2: top-1 probs", np.round(out.max(axis=1), 4), "classes", out.argmax(axis=1),
+          flush=True)
+    assert out.max() > 10.0 / 1000, "softmax still near uniform"
+    return model, calib, tests
+
+
+def op_fixtures(reg, rng):
+    """Single-op / few-op TFLite models covering every op in models.md's "Op sets seen" list,
+    with their options and broadcasting cases; f32 and (where the op has int8 kernels) int8."""
+    import keras
+    import tensorflow as tf
+
+    f32 = tf.float32
+
+    def const(shape, scale=0.5, positive=False):
+        a = rng.normal(0, scale, size=shape).astype(np.float32)
+        return tf.constant(np.abs(a) + 0.1 if positive else a)
+
+    def normal(shape):
+        return lambda r: r.normal(0, 1.0, size=shape).astype(np.float32)
+
+    def positive(shape):
+        return lambda r: (np.abs(r.normal(0, 1.0, size=shape)) + 0.05).astype(np.float32)
+
+    def ints_as_float(shape):
+        return lambda r: r.integers(-2, 3, size=shape).astype(np.float32)
+
+    table = []
+
+    def op(name, fn, shapes, expect, int8=False, gens=None, dtypes=None, runs=2, tol=1e-4,
+           module=None, int8_expect=None):
+        dtypes = dtypes or [f32] * len(shapes)
+        gens = gens or [normal(s) for s in shapes]
+        table.append(dict(name=name, fn=fn, shapes=shapes, expect=expect, int8=int8, gens=gens,
+                          dtypes=dtypes, runs=runs, tol=tol, module=module, int8_expect=int8_expect))
+
+    # Binary elementwise with broadcasting and fused activations.
+    op("add_relu_bcast", lambda a, b: tf.nn.relu(a + b), [(1, 4, 1, 3), (1, 1, 5, 3)], ["ADD"], int8=True)
+    op("add_const_bcast", lambda a: a + const((3,)), [(2, 4, 3)], ["ADD"], int8=True)
+    op("add_rank5_bcast", lambda a, b: a + b, [(2, 1, 3, 1, 4), (1, 3, 1, 5, 1)], ["ADD"])
+    op("add_same_shape", lambda a, b: a + b, [(2, 3, 4, 5), (2, 3, 4, 5)], ["ADD"], int8=True)
+    op("sub_relu6_bcast", lambda a, b: tf.nn.relu6(a - b), [(1, 3, 4), (4,)], ["SUB"], int8=True)
+    op("sub_bcast_4d", lambda a, b: a - b, [(2, 1, 4, 3), (1, 5, 1, 3)], ["SUB"], int8=True)
+    op("mul_bcast", lambda a, b: a * b, [(2, 3, 4), (3, 1)], ["MUL"], int8=True)
+    op("mul_relu_bcast_4d", lambda a, b: tf.nn.relu(a * b), [(1, 4, 4, 3), (1, 1, 1, 3)], ["MUL"], int8=True)
+    op("div_bcast", lambda a, b: a / b, [(2, 3), (1, 3)], ["DIV"], gens=[normal((2, 3)), positive((1, 3))])
+    op("div_relu", lambda a, b: tf.nn.relu(a / b), [(2, 4, 3)] * 2, ["DIV"],
+       gens=[normal((2, 4, 3)), positive((2, 4, 3))])
+    op("equal_bcast", lambda a, b: tf.equal(a, b), [(2, 3, 4), (3, 1)], ["EQUAL"],
+       gens=[ints_as_float((2, 3, 4)), ints_as_float((3, 1))])
+    op("select_v2_bcast", lambda c, a, b: tf.where(c, a, b), [(2, 1, 4), (2, 3, 4), (1, 3, 1)], ["SELECT_V2"],
+       dtypes=[tf.bool, f32, f32],
+       gens=[lambda r: r.integers(0, 2, size=(2, 1, 4)).astype(bool), normal((2, 3, 4)), normal((1, 3, 1))])
+
+    # Unary elementwise.
+    op("relu", tf.nn.relu, [(2, 3, 4)], ["RELU"], int8=True)
+    op("relu6", tf.nn.relu6, [(2, 3, 4)], ["RELU6"], int8=True, gens=[lambda r: r.normal(0, 5, (2, 3, 4)).astype(np.float32)])
+    op("logistic", tf.math.sigmoid, [(2, 8)], ["LOGISTIC"], int8=True)
+    op("tanh", tf.math.tanh, [(2, 8)], ["TANH"], int8=True)
+    op("hard_swish", lambda x: x * tf.nn.relu6(x + 3.0) / 6.0, [(2, 16)], ["HARD_SWISH"], int8=True,
+       gens=[lambda r: r.normal(0, 3, (2, 16)).astype(np.float32)])
+    op("gelu_exact", lambda x: tf.nn.gelu(x, approximate=False), [(2, 16)], ["GELU"])
+    op("gelu_tanh", lambda x: tf.nn.gelu(x, approximate=True), [(2, 16)], ["GELU"])
+    op("log", tf.math.log, [(2, 8)], ["LOG"], gens=[positive((2, 8))])
+    op("sqrt", tf.math.sqrt, [(2, 8)], ["SQRT"], gens=[positive((2, 8))])
+    op("rsqrt", tf.math.rsqrt, [(2, 8)], ["RSQRT"], gens=[positive((2, 8))])
+    op("square", tf.math.square, [(2, 8)], ["SQUARE"])
+    op("neg", tf.math.negative, [(2, 8)], ["NEG"])
+    op("exp", tf.math.exp, [(2, 8)], ["EXP"])
+    op("abs", tf.math.abs, [(2, 8)], ["ABS"])
+    prelu_model = keras.Sequential([
+        keras.Input((4, 4, 3), batch_size=1),
+        keras.layers.PReLU(shared_axes=[1, 2],
+                           alpha_initializer=keras.initializers.RandomUniform(0.05, 0.5, seed=3))])
+    op("prelu", None, [(1, 4, 4, 3)], ["PRELU"], int8=True, module=prelu_model)
+
+    # Convolutions, fully connected, pooling.
+    w1, b1 = const((3, 3, 3, 8)), const((8,))
+    op("conv_same_stride2_relu6", lambda x: tf.nn.relu6(tf.nn.conv2d(x, w1, 2, "SAME") + b1),
+       [(1, 9, 9, 3)], ["CONV_2D"], int8=True)
+    w2, b2 = const((3, 3, 4, 6)), const((6,))
+    op("conv_valid_dilation2", lambda x: tf.nn.conv2d(x, w2, 1, "VALID", dilations=2) + b2,
+       [(1, 10, 10, 4)], ["CONV_2D"], int8=True)
+    w3, b3 = const((1, 1, 8, 16)), const((16,))
+    op("conv_1x1_relu", lambda x: tf.nn.relu(tf.nn.conv2d(x, w3, 1, "VALID") + b3),
+       [(1, 5, 5, 8)], ["CONV_2D"], int8=True)
+    w3b = const((3, 2, 4, 5))
+    op("conv_same_stride12_nobias", lambda x: tf.nn.conv2d(x, w3b, [1, 1, 2, 1], "SAME"),
+       [(2, 6, 7, 4)], ["CONV_2D"], int8=True)
+    dw1, db1 = const((3, 3, 4, 2)), const((8,))
+    op("dw_mult2_same_relu", lambda x: tf.nn.relu(tf.nn.depthwise_conv2d(x, dw1, [1, 1, 1, 1], "SAME") + db1),
+       [(1, 7, 7, 4)], ["DEPTHWISE_CONV_2D"], int8=True)
+    dw2, db2 = const((3, 3, 6, 1)), const((6,))
+    op("dw_stride2_valid_relu6",
+       lambda x: tf.nn.relu6(tf.nn.depthwise_conv2d(x, dw2, [1, 2, 2, 1], "VALID") + db2),
+       [(1, 9, 9, 6)], ["DEPTHWISE_CONV_2D"], int8=True)
+    dw3 = const((3, 3, 3, 1))
+    op("dw_dilation2_same", lambda x: tf.nn.depthwise_conv2d(x, dw3, [1, 1, 1, 1], "SAME", dilations=[2, 2]),
+       [(1, 8, 8, 3)], ["DEPTHWISE_CONV_2D"], int8=True)
+    fw, fb = const((16, 8)), const((8,))
+    op("fc_relu", lambda x: tf.nn.relu(tf.matmul(x, fw) + fb), [(2, 16)], ["FULLY_CONNECTED"], int8=True)
+    fw2 = const((16, 6))
+    op("fc_rank3_nobias", lambda x: tf.einsum("bsi,io->bso", x, fw2), [(1, 3, 16)], ["FULLY_CONNECTED"],
+       int8=True)
+    op("max_pool_same_s2", lambda x: tf.nn.max_pool2d(x, 3, 2, "SAME"), [(1, 7, 7, 3)], ["MAX_POOL_2D"], int8=True)
+    op("max_pool_valid", lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"), [(2, 6, 6, 2)], ["MAX_POOL_2D"], int8=True)
+    op("avg_pool_valid", lambda x: tf.nn.avg_pool2d(x, 2, 2, "VALID"), [(1, 6, 6, 3)], ["AVERAGE_POOL_2D"],
+       int8=True)
+    op("avg_pool_same_s2", lambda x: tf.nn.avg_pool2d(x, 3, 2, "SAME"), [(1, 7, 7, 3)], ["AVERAGE_POOL_2D"],
+       int8=True)
+    op("batch_matmul", lambda a, b: tf.matmul(a, b), [(2, 3, 4), (2, 4, 5)], ["BATCH_MATMUL"])
+    op("batch_matmul_adjy_bcast", lambda a, b: tf.matmul(a, b, adjoint_b=True), [(2, 1, 3, 4), (1, 3, 5, 4)],
+       ["BATCH_MATMUL"])
+    op("batch_matmul_adjx", lambda a, b: tf.matmul(a, b, adjoint_a=True), [(2, 4, 3), (2, 4, 5)],
+       ["BATCH_MATMUL"])
+
+    # Reductions and softmax.
+    op("mean_hw_keepdims", lambda x: tf.reduce_mean(x, [1, 2], keepdims=True), [(1, 5, 6, 4)], ["MEAN"], int8=True)
+    op("mean_last", lambda x: tf.reduce_mean(x, -1), [(2, 3, 7)], ["MEAN"], int8=True)
+    op("sum_axis1", lambda x: tf.reduce_sum(x, 1), [(2, 5, 3)], ["SUM"], int8=True)
+    op("sum_keepdims_02", lambda x: tf.reduce_sum(x, [0, 2], keepdims=True), [(2, 5, 3)], ["SUM"])
+    op("reduce_max", lambda x: tf.reduce_max(x, [0, 2]), [(2, 4, 3)], ["REDUCE_MAX"], int8=True)
+    op("reduce_min_keepdims", lambda x: tf.reduce_min(x, 1, keepdims=True), [(2, 4, 3)], ["REDUCE_MIN"],
+       int8=True)
+    op("softmax", tf.nn.softmax, [(2, 10)], ["SOFTMAX"], int8=True)
+    op("softmax_rank3", tf.nn.softmax, [(2, 3, 6)], ["SOFTMAX"])
+
+    # Shape manipulation.
+    op("pad", lambda x: tf.pad(x, [[0, 0], [1, 2], [2, 1], [0, 0]]), [(1, 3, 4, 2)], ["PAD"], int8=True)
+    op("mirror_pad_reflect", lambda x: tf.pad(x, [[0, 0], [2, 1], [1, 2], [0, 0]], mode="REFLECT"),
+       [(1, 4, 5, 2)], ["MIRROR_PAD"])
+    op("mirror_pad_symmetric", lambda x: tf.pad(x, [[1, 1], [0, 2], [3, 0]], mode="SYMMETRIC"),
+       [(2, 3, 4)], ["MIRROR_PAD"])
+    op("reshape", lambda x: tf.reshape(x, [3, -1]) * 2.0, [(2, 3, 4)], ["RESHAPE"])
+    op("expand_dims", lambda x: tf.expand_dims(x, 1) * 2.0, [(None, 3)], ["EXPAND_DIMS"],
+       gens=[normal((2, 3))])
+    op("shape", lambda x: tf.shape(x), [(None, 3, 4)], ["SHAPE"], gens=[normal((2, 3, 4))])
+    op("concat_axis3", lambda a, b, c: tf.concat([a, b, c], -1), [(1, 2, 3, 2), (1, 2, 3, 3), (1, 2, 3, 1)],
+       ["CONCATENATION"], int8=True)
+    op("concat_axis0", lambda a, b: tf.concat([a, b], 0), [(1, 4), (3, 4)], ["CONCATENATION"])
+    op("pack_axis1", lambda a, b: tf.stack([a, b], axis=1), [(2, 3), (2, 3)], ["PACK"])
+    op("transpose_0312", lambda x: tf.transpose(x, [0, 3, 1, 2]), [(1, 2, 3, 4)], ["TRANSPOSE"], int8=True)
+    op("transpose_rank5", lambda x: tf.transpose(x, [4, 2, 0, 3, 1]), [(2, 3, 1, 4, 2)], ["TRANSPOSE"])
+    op("strided_slice", lambda x: x[:, 1:5:2, ::-1, 1:], [(1, 6, 4, 3)], ["STRIDED_SLICE"], int8=True)
+    op("strided_slice_shrink", lambda x: x[0, -3:, 2], [(2, 5, 4)], ["STRIDED_SLICE"])
+    op("split_v", lambda x: tuple(tf.split(x, [1, 3, 2], axis=2)), [(2, 3, 6)], ["SPLIT_V"])
+    # int8 DEPTH_TO_SPACE is version 2, which LiteRT's BUILTIN_REF resolver lacks: f32 only.
+    op("depth_to_space", lambda x: tf.nn.depth_to_space(x, 2), [(1, 2, 3, 8)], ["DEPTH_TO_SPACE"])
+    op("resize_bilinear_half_pixel", lambda x: tf.image.resize(x, (7, 9), method="bilinear"), [(1, 4, 5, 2)],
+       ["RESIZE_BILINEAR"], int8=True)
+    op("resize_bilinear_align_corners",
+       lambda x: tf.compat.v1.image.resize_bilinear(x, (7, 9), align_corners=True), [(1, 4, 5, 2)],
+       ["RESIZE_BILINEAR"])
+    op("resize_bilinear_legacy",
+       lambda x: tf.compat.v1.image.resize_bilinear(x, (6, 10), align_corners=False, half_pixel_centers=False),
+       [(1, 3, 4, 2)], ["RESIZE_BILINEAR"])
+    gidx = tf.constant([3, 0, 4, 4], tf.int32)
+    op("gather_axis0_const_idx", lambda p: tf.gather(p, gidx), [(5, 4)], ["GATHER"])
+    op("gather_axis1", lambda p, i: tf.gather(p, i, axis=1), [(2, 5, 3), (2, 2)], ["GATHER"],
+       dtypes=[f32, tf.int32], gens=[normal((2, 5, 3)), lambda r: r.integers(0, 5, (2, 2)).astype(np.int32)])
+    op("cast_f32_i32", lambda x: tf.cast(x * 3.0, tf.int32), [(2, 5)], ["CAST"])
+    op("cast_i32_f32", lambda x: tf.cast(x, tf.float32) * 0.5, [(2, 5)], ["CAST"], dtypes=[tf.int32],
+       gens=[lambda r: r.integers(-100, 100, (2, 5)).astype(np.int32)])
+    op("cast_bool_f32", lambda x: tf.cast(x > 0.0, tf.float32), [(2, 5)], ["CAST"])
+
+    for spec in table:
+        for quant in ([None, "int8"] if spec["int8"] else [None]):
+            name = spec["name"] + ("_int8" if quant else "_f32")
+            if not reg.wanted(name):
+                continue
+            specs = [tf.TensorSpec(s, dt) for s, dt in zip(spec["shapes"], spec["dtypes"])]
+            run_inputs = [[g(rng) for g in spec["gens"]] for _ in range(spec["runs"])]
+            rep = [[g(rng) for g in spec["gens"]] for _ in range(32)] if quant else None
+            if spec["fn"] is None:  # a Keras model
+                b = keras_to_tflite(spec["module"], quant=quant, rep_inputs=rep)
+            else:
+                b = to_tflite(spec["fn"], specs, quant=quant, rep_inputs=rep)
+            if len(specs) > 1:  # store inputs in the model's own input order
+                order = model_input_order(b, spec["fn"])
+                run_inputs = [[ins[k] for k in order] for ins in run_inputs]
+            emit_tflite(reg, name, b, run_inputs, expect_ops=spec["expect"], tolerance=spec["tol"])
+            NOTES[name] = (f"{'/'.join(spec['expect'])} {'int8 in/out' if quant else 'f32'}, inputs "
+                           + ", ".join("x".join(str(d) for d in s) for s in spec["shapes"]))
+
+
+def model_input_order(model_bytes, fn):
+    """For each model input (in model order), the index of the Python argument it comes from."""
+    import inspect
+
+    args = list(inspect.signature(fn).parameters)
+    it = litert_interpreter(model_bytes, reference=False)
+    order = []
+    for d in it.get_input_details():
+        m = re.fullmatch(r"serving_default_(\w+?)(_\d+)?:0", d["name"])
+        assert m and m.group(1) in args, (d["name"], args)
+        order.append(args.index(m.group(1)))
+    assert sorted(order) == list(range(len(args))), order
+    return order
+
+
+def special_tflite_fixtures(reg, rng):
+    import tensorflow as tf
+
+    # QUANTIZE / DEQUANTIZE at the edges of an int8 model with float input and output.
+    if reg.wanted("quant_dequant_conv_int8"):
+        w, b = tf.constant(rng.normal(0, 0.5, (3, 3, 2, 4)).astype(np.float32)), \
+            tf.constant(rng.normal(0, 0.5, (4,)).astype(np.float32))
+        fn = lambda x: tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + b)  # noqa: E731
+        spec = [tf.TensorSpec((1, 5, 5, 2), tf.float32)]
+        rep = [[rng.normal(0, 1, (1, 5, 5, 2)).astype(np.float32)] for _ in range(32)]
+        bts = to_tflite(fn, spec, quant="int8_float_io", rep_inputs=rep)
+        emit_tflite(reg, "quant_dequant_conv_int8", bts,
+                    [[rng.normal(0, 1, (1, 5, 5, 2)).astype(np.float32)] for _ in range(2)],
+                    expect_ops=["QUANTIZE", "DEQUANTIZE", "CONV_2D"], reference=True, compare="exact")
+        NOTES["quant_dequant_conv_int8"] = "int8 CONV_2D with float input/output: QUANTIZE and DEQUANTIZE " \
+            "at the edges (f32 outputs, exact vs BUILTIN_REF)"
+
+    # float16 weights of a few-op model (float16 constants + DEQUANTIZE) besides digits_cnn_f16w.
+    if reg.wanted("fc_f16w"):
+        w, b = tf.constant(rng.normal(0, 0.5, (12, 6)).astype(np.float32)), \
+            tf.constant(rng.normal(0, 0.5, (6,)).astype(np.float32))
+        bts = to_tflite(lambda x: tf.nn.relu(tf.matmul(x, w) + b), [tf.TensorSpec((2, 12), tf.float32)],
+                        quant="float16")
+        emit_tflite(reg, "fc_f16w", bts, [[rng.normal(0, 1, (2, 12)).astype(np.float32)] for _ in range(2)],
+                    expect_ops=["DEQUANTIZE", "FULLY_CONNECTED"], reference=False, compare="close")
+        NOTES["fc_f16w"] = "FULLY_CONNECTED + fused RELU with float16 weights and bias (DEQUANTIZE)"
+
+    # Sparse constant tensors + DENSIFY: the converter's sparsity optimization encodes weights
+    # that are mostly zero in the TFLite sparse format.
+    for name, shape, make_fn, expect in (
+        ("sparse_conv_densify", (1, 6, 6, 8),
+         lambda w: (lambda x: tf.nn.conv2d(x, w, 1, "SAME")), ["DENSIFY", "CONV_2D"]),
+        ("sparse_fc_densify", (2, 32),
+         lambda w: (lambda x: tf.matmul(x, w)), ["FULLY_CONNECTED"]),
+    ):
+        if not reg.wanted(name):
+            continue
+        wshape = (3, 3, 8, 16) if "conv" in name else (32, 16)
+        w = rng.normal(0, 0.5, wshape).astype(np.float32)
+        w[rng.random(wshape) < 0.8] = 0.0
+        wt = tf.constant(w)
+
+        def cfg(conv):
+            conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+
+        bts = to_tflite(make_fn(wt), [tf.TensorSpec(shape, tf.float32)], configure=cfg)
+        emit_tflite(reg, name, bts, [[rng.normal(0, 1, shape).astype(np.float32)] for _ in range(2)],
+                    expect_ops=expect, reference=False, compare="close", expect_sparse=True)
+        NOTES[name] = ("80%-zero weights stored as a sparse tensor (EXPERIMENTAL_SPARSITY), densified by "
+                       "DENSIFY before the " + expect[-1])
+
+    # Resource variables: a tf.Module accumulator. State persists across invokes.
+    if reg.wanted("stateful_accumulator"):
+        bts = stateful_accumulator_tflite()
+        runs_in = [[rng.normal(0, 1, (1, 4)).astype(np.float32)] for _ in range(4)]
+        runs = emit_tflite(reg, "stateful_accumulator", bts, runs_in,
+                           expect_ops=["VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"],
+                           reference=False, compare="close")
+        # Goldens must show the state persisting: run k's output includes the sum of inputs 0..k.
+        acc = np.zeros((1, 4), np.float32)
+        for (ins, outs), x in zip(runs, runs_in):
+            acc = acc + x[0]
+            assert not np.allclose(outs[0], runs[0][1][0]) or ins is runs[0][0]
+        NOTES["stateful_accumulator"] = "tf.Module running mean (two tf.Variables) with resource " \
+            "variables; 4 invokes on one loaded model, state persists (init subgraph via CALL_ONCE); " \
+            "outputs " + "; ".join(
+            np.array2string(o[0].ravel(), precision=3) for _, o in runs)
+
+    # A CUSTOM op: the engine must refuse the model at load, naming the op.
+    if reg.wanted("custom_op_refused"):
+        bts = custom_op_tflite()
+        ops = tflite_op_names(bts)
+        assert "CUSTOM" in ops, ops
+        folder = fresh_dir(os.path.join(HERE, "tflite", "custom_op_refused"))
+        path = os.path.join(folder, "model.tflite")
+        with open(path, "wb") as f:
+            f.write(bts)
+        x = rng.normal(0, 1, (2, 3)).astype(np.float32)
+        NOTES["custom_op_refused"] = "CUSTOM op 'BesselI0e' (tf.math.bessel_i0e): must be refused at " \
+            "load with an error naming it; runs hold an input only"
+        reg.add({"name": "custom_op_refused", "issue": 4, "format": "tflite", "model": rel(path),
+                 "params": None, "signature": None, "compare": "error", "tolerance": 0.0, "ops": ops,
+                 "runs": write_runs(folder, [([x], [])])})
+
+
+def stateful_accumulator_tflite():
+    """A tf.Module with two tf.Variables (running sum and count) converted from a SavedModel with
+    resource variables enabled: VAR_HANDLE / READ_VARIABLE / ASSIGN_VARIABLE, and CALL_ONCE running
+    the initializer subgraph on the first invoke. Output = running mean of all inputs so far."""
+    import tempfile
+
+    import tensorflow as tf
+
+    class Accumulator(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.total = tf.Variable(tf.fill([1, 4], 0.5))
+            self.count = tf.Variable(1.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)], autograph=False)
+        def __call__(self, x):
+            self.total.assign_add(x)
+            self.count.assign_add(1.0)
+            return self.total / self.count
+
+    m = Accumulator()
+    with tempfile.TemporaryDirectory() as tmp:
+        tf.saved_model.save(m, tmp, signatures=m.__call__.get_concrete_function())
+        conv = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        conv.experimental_enable_resource_variables = True
+        return conv.convert()
+
+
+def custom_op_tflite():
+    """tf.math.bessel_i0e has no TFLite builtin: with allow_custom_ops it becomes CUSTOM 'BesselI0e'."""
+    import tensorflow as tf
+
+    def cfg(conv):
+        conv.allow_custom_ops = True
+
+    return to_tflite(lambda x: tf.math.bessel_i0e(x) + 1.0, [tf.TensorSpec((2, 3), tf.float32)], configure=cfg)
+
+
+# ----------------------------------------------------------------------------------------------
+# main
+
+
+SECTIONS = ["tflite", "examples", "jax", "savedmodel"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", action="append", choices=SECTIONS,
+                    help="generate only this section (repeatable); default: all")
+    ap.add_argument("--filter", help="regex: only fixtures whose name matches (others kept as they are)")
+    ap.add_argument("--allow-version-mismatch", action="store_true")
+    args = ap.parse_args()
+    versions = check_versions(args.allow_version_mismatch)
+    sections = args.only or SECTIONS
+    reg = Registry(args.filter)
+    funcs = {"tflite": section_tflite, "examples": globals().get("section_examples"),
+             "jax": globals().get("section_jax"), "savedmodel": globals().get("section_savedmodel")}
+    for s in SECTIONS:
+        if s in sections:
+            if funcs[s] is None:
+                sys.exit(f"section {s} is not implemented yet")
+            funcs[s](reg)
+    reg.write(versions, set(sections))
+    notes_path = os.path.join(HERE, "generate-notes.json")
+    notes = {}
+    if os.path.exists(notes_path):
+        with open(notes_path) as f:
+            notes = json.load(f)
+    notes.update(NOTES)
+    with open(notes_path, "w") as f:
+        json.dump(notes, f, indent=1, sort_keys=True)
+        f.write("\n")
+    write_readme_table(notes)
+
+
+def write_readme_table(notes):
+    """Regenerates the fixture table in tests/models/README.md (between the marker comments)."""
+    readme = os.path.join(HERE, "README.md")
+    if not os.path.exists(readme):
+        return
+    with open(MANIFEST) as f:
+        fixtures = json.load(f)["fixtures"]
+    lines = ["| fixture | issue | format | compare | runs | ops | what |", "|---|---|---|---|---|---|---|"]
+    for fx in fixtures:
+        cmp = fx["compare"] + (f" {fx['tolerance']:g}" if fx["compare"] == "close" else "")
+        extra = []
+        if fx["params"]:
+            extra.append("params " + os.path.basename(fx["params"]))
+        if fx["signature"]:
+            extra.append("signature " + fx["signature"])
+        what = "; ".join([notes.get(fx["name"], "")] + extra).strip("; ")
+        lines.append(f"| `{fx['name']}` | {fx['issue']} | {fx['format']} | {cmp} | {len(fx['runs'])} | "
+                     f"{' '.join(fx['ops'])} | {what} |")
+    with open(readme) as f:
+        text = f.read()
+    begin, end = "<!-- fixtures:begin -->", "<!-- fixtures:end -->"
+    if begin not in text or end not in text:
+        return
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(readme, "w") as f:
+        f.write(head + begin + "\n" + "\n".join(lines) + "\n" + end + tail)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,474 @@
+//! Per-op load-time preparation and run-time dispatch.
+
+mod elementwise;
+pub(crate) mod nn;
+mod quantized;
+mod quantized_reduce;
+mod reduce;
+mod resize;
+mod shape;
+mod util;
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::error::Result;
+use crate::executor::kernels::quant::ops::SoftmaxI8Params;
+use crate::executor::Ctx;
+use crate::ir::{DType, DotGeneralAttrs, Graph, Node, Op, Subgraph};
+use crate::{invalid, unsupported};
+
+pub(crate) use util::Bcast;
+
+/// Data an op computed at load time for its runs.
+pub(crate) enum Prepared {
+    /// Nothing to keep.
+    None,
+    /// A broadcasting plan.
+    Bcast(Bcast),
+    /// A reduction plan.
+    Reduce(Box<reduce::ReducePlan>),
+    /// Quantized binary op parameters.
+    QuantBinary(Box<quantized::QuantBinary>),
+    /// Quantized unary op parameters.
+    QuantUnary(Box<quantized::QuantUnary>),
+    /// Quantized comparison parameters.
+    QuantCompare(Box<quantized::QuantCompare>),
+    /// Quantize / dequantize parameters.
+    QuantConvert(Box<quantized::QuantConvert>),
+    /// Quantized reduction.
+    QuantReduce(Box<quantized_reduce::QuantReduce>),
+    /// int8 softmax parameters.
+    QuantSoftmax(SoftmaxI8Params),
+    /// Convolution / FC / pooling / matmul data (packed weights, geometry).
+    Nn(Box<nn::NnPrepared>),
+    /// General dot product offset tables.
+    DotGeneral(Box<DotPlan>),
+}
+
+/// Offsets of a general dot product: `out[b, i, j] = Σ_k lhs[lb[b] + li[i] + lk[k]] · rhs[rb[b] + rj[j] + rk[k]]`.
+pub(crate) struct DotPlan {
+    lb: Vec<usize>,
+    li: Vec<usize>,
+    lk: Vec<usize>,
+    rb: Vec<usize>,
+    rj: Vec<usize>,
+    rk: Vec<usize>,
+}
+
+/// Checks a node's arity.
+fn arity(node: &Node, inputs: core::ops::RangeInclusive<usize>, outputs: usize) -> Result<()> {
+    if !inputs.contains(&node.inputs.len()) {
+        return Err(invalid!(
+            "{} takes {:?} inputs, has {}",
+            node.op.name(),
+            inputs,
+            node.inputs.len()
+        ));
+    }
+    if node.outputs.len() != outputs {
+        return Err(invalid!(
+            "{} has {outputs} outputs, node lists {}",
+            node.op.name(),
+            node.outputs.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Validates `node` and computes its prepared data; returns the scratch bytes it needs.
+pub(crate) fn prepare(graph: &Graph, sg: &Subgraph, node: &Node) -> Result<(Prepared, usize)> {
+    let p = match &node.op {
+        Op::Identity | Op::Reshape => {
+            arity(node, 1..=2, 1)?;
+            shape::prepare_reshape(sg, node)?
+        }
+        Op::Unary(u) => {
+            arity(node, 1..=1, 1)?;
+            elementwise::prepare_unary(sg, node, *u)?
+        }
+        Op::Binary { op, activation } => {
+            arity(node, 2..=2, 1)?;
+            elementwise::prepare_binary(sg, node, *op, *activation)?
+        }
+        Op::Compare(_) => {
+            arity(node, 2..=2, 1)?;
+            elementwise::prepare_compare(sg, node)?
+        }
+        Op::Select => {
+            arity(node, 3..=3, 1)?;
+            elementwise::prepare_select(sg, node)?
+        }
+        Op::Cast => {
+            arity(node, 1..=1, 1)?;
+            elementwise::prepare_cast(sg, node)?
+        }
+        Op::Quantize => {
+            arity(node, 1..=1, 1)?;
+            let x = util::input_info(sg, node, 0)?;
+            let y = util::output_info(sg, node, 0)?;
+            quantized::prepare_quantize(x, y)?
+        }
+        Op::Dequantize => {
+            arity(node, 1..=1, 1)?;
+            elementwise::prepare_dequantize(sg, node)?
+        }
+        Op::Conv2d(a) => {
+            arity(node, 2..=3, 1)?;
+            return nn::prepare_conv(graph, sg, node, a);
+        }
+        Op::DepthwiseConv2d(a) => {
+            arity(node, 2..=3, 1)?;
+            return nn::prepare_depthwise(graph, sg, node, a);
+        }
+        Op::FullyConnected { activation } => {
+            arity(node, 2..=3, 1)?;
+            return nn::prepare_fc(graph, sg, node, *activation);
+        }
+        Op::BatchMatMul { adj_x, adj_y } => {
+            arity(node, 2..=2, 1)?;
+            return nn::prepare_batch_matmul(sg, node, *adj_x, *adj_y);
+        }
+        Op::DotGeneral(a) => {
+            arity(node, 2..=2, 1)?;
+            prepare_dot_general(sg, node, a)?
+        }
+        Op::Pool2d(a) => {
+            arity(node, 1..=1, 1)?;
+            return nn::prepare_pool(sg, node, a);
+        }
+        Op::Reduce { op, axes, .. } => {
+            arity(node, 1..=2, 1)?;
+            reduce::prepare_reduce(sg, node, *op, axes)?
+        }
+        Op::ArgReduce { axis, .. } => {
+            arity(node, 1..=2, 1)?;
+            reduce::prepare_arg(sg, node, *axis)?
+        }
+        Op::Softmax { beta, axis } => {
+            arity(node, 1..=1, 1)?;
+            let x = util::input_info(sg, node, 0)?;
+            if util::is_quantized(x) {
+                let y = util::output_info(sg, node, 0)?;
+                if x.dtype != DType::I8
+                    || y.dtype != DType::I8
+                    || *axis + 1 != x.shape.rank()
+                    || x.shape != y.shape
+                {
+                    return Err(unsupported!(
+                        "quantized softmax {} -> {} over axis {axis}",
+                        x.dtype,
+                        y.dtype
+                    ));
+                }
+                let (si, _) = util::per_tensor(x)?;
+                util::per_tensor(y)?;
+                Prepared::QuantSoftmax(SoftmaxI8Params::new(si, *beta))
+            } else {
+                reduce::prepare_softmax(sg, node, *beta, *axis, false)?
+            }
+        }
+        Op::LogSoftmax { axis } => {
+            arity(node, 1..=1, 1)?;
+            reduce::prepare_softmax(sg, node, 1.0, *axis, true)?
+        }
+        Op::Transpose { perm } => {
+            arity(node, 1..=2, 1)?;
+            shape::prepare_transpose(sg, node, perm)?
+        }
+        Op::Concat { axis, .. } => {
+            if node.inputs.is_empty() || node.outputs.len() != 1 {
+                return Err(invalid!("concat needs inputs and one output"));
+            }
+            shape::prepare_concat(sg, node, *axis)?
+        }
+        Op::Split { axis } => {
+            if node.inputs.is_empty() || node.outputs.is_empty() {
+                return Err(invalid!("split needs an input and outputs"));
+            }
+            shape::prepare_split(sg, node, *axis)?
+        }
+        Op::Slice {
+            begin,
+            stride,
+            slice_shape,
+        } => {
+            arity(node, 1..=4, 1)?;
+            shape::prepare_slice(sg, node, begin, stride, slice_shape)?
+        }
+        Op::Pad {
+            before,
+            after,
+            mode,
+        } => {
+            arity(node, 1..=2, 1)?;
+            shape::prepare_pad(sg, node, before, after, *mode)?
+        }
+        Op::Gather { axis, batch_dims } => {
+            arity(node, 2..=2, 1)?;
+            shape::prepare_gather(sg, node, *axis, *batch_dims)?
+        }
+        Op::GatherNd => {
+            arity(node, 2..=2, 1)?;
+            shape::prepare_gather_nd(sg, node)?
+        }
+        Op::Tile { multiples } => {
+            arity(node, 1..=2, 1)?;
+            shape::prepare_tile(sg, node, multiples)?
+        }
+        Op::BroadcastTo => {
+            arity(node, 1..=2, 1)?;
+            shape::prepare_broadcast(sg, node)?
+        }
+        Op::Resize {
+            mode,
+            align_corners,
+            half_pixel_centers,
+        } => {
+            arity(node, 1..=2, 1)?;
+            resize::prepare(sg, node, *mode, *align_corners, *half_pixel_centers)?
+        }
+        Op::DepthToSpace { block } => {
+            arity(node, 1..=1, 1)?;
+            shape::prepare_depth_space(sg, node, *block, true)?
+        }
+        Op::SpaceToDepth { block } => {
+            arity(node, 1..=1, 1)?;
+            shape::prepare_depth_space(sg, node, *block, false)?
+        }
+        Op::Cumsum { axis, .. } => {
+            arity(node, 1..=2, 1)?;
+            reduce::prepare_cumsum(sg, node, *axis)?
+        }
+        Op::Iota { dim } => {
+            arity(node, 0..=0, 1)?;
+            shape::prepare_iota(sg, node, *dim)?
+        }
+        // Control flow and variables are run by the executor itself; the call graph and
+        // signatures were checked by the planner.
+        Op::Call { .. } | Op::If { .. } | Op::While { .. } | Op::CallOnce { .. } => Prepared::None,
+        Op::VarHandle { resource } => {
+            arity(node, 0..=0, 1)?;
+            if *resource >= graph.resources.len() {
+                return Err(invalid!("resource {resource} out of range"));
+            }
+            let y = util::output_info(sg, node, 0)?;
+            if y.dtype != DType::Resource || y.shape.num_elements()? != 1 {
+                return Err(invalid!("VAR_HANDLE output must be one resource handle"));
+            }
+            Prepared::None
+        }
+        Op::ReadVariable => {
+            arity(node, 1..=1, 1)?;
+            resource_input(sg, node)?;
+            Prepared::None
+        }
+        Op::AssignVariable => {
+            arity(node, 2..=2, 0)?;
+            resource_input(sg, node)?;
+            Prepared::None
+        }
+    };
+    Ok((p, 0))
+}
+
+fn resource_input(sg: &Subgraph, node: &Node) -> Result<()> {
+    let h = util::input_info(sg, node, 0)?;
+    if h.dtype != DType::Resource {
+        return Err(invalid!(
+            "input 0 must be a resource handle, is {}",
+            h.dtype
+        ));
+    }
+    Ok(())
+}
+
+fn prepare_dot_general(sg: &Subgraph, node: &Node, a: &DotGeneralAttrs) -> Result<Prepared> {
+    let l = util::input_info(sg, node, 0)?;
+    let r = util::input_info(sg, node, 1)?;
+    let o = util::output_info(sg, node, 0)?;
+    if l.dtype != DType::F32 || r.dtype != DType::F32 || o.dtype != DType::F32 {
+        return Err(unsupported!("dot_general on {} x {}", l.dtype, r.dtype));
+    }
+    let (ld, rd) = (l.shape.dims(), r.shape.dims());
+    if a.lhs_batch.len() != a.rhs_batch.len() || a.lhs_contract.len() != a.rhs_contract.len() {
+        return Err(invalid!("dot_general dimension lists differ in length"));
+    }
+    let check = |dims: &[usize], list: &[usize], rank: usize| -> Result<()> {
+        for &d in list {
+            if d >= rank {
+                return Err(invalid!(
+                    "dot_general dimension {d} out of range for rank {rank}"
+                ));
+            }
+        }
+        let _ = dims;
+        Ok(())
+    };
+    check(ld, &a.lhs_batch, ld.len())?;
+    check(ld, &a.lhs_contract, ld.len())?;
+    check(rd, &a.rhs_batch, rd.len())?;
+    check(rd, &a.rhs_contract, rd.len())?;
+    let mut used_l = alloc::vec![false; ld.len()];
+    let mut used_r = alloc::vec![false; rd.len()];
+    for (&x, &y) in a
+        .lhs_batch
+        .iter()
+        .zip(&a.rhs_batch)
+        .chain(a.lhs_contract.iter().zip(&a.rhs_contract))
+    {
+        if ld[x] != rd[y] || used_l[x] || used_r[y] {
+            return Err(invalid!(
+                "dot_general pairs dims {x} and {y} of sizes {} and {}",
+                ld[x],
+                rd[y]
+            ));
+        }
+        used_l[x] = true;
+        used_r[y] = true;
+    }
+    let lfree: Vec<usize> = (0..ld.len()).filter(|&d| !used_l[d]).collect();
+    let rfree: Vec<usize> = (0..rd.len()).filter(|&d| !used_r[d]).collect();
+    let mut want: Vec<usize> = a.lhs_batch.iter().map(|&d| ld[d]).collect();
+    want.extend(lfree.iter().map(|&d| ld[d]));
+    want.extend(rfree.iter().map(|&d| rd[d]));
+    if want != o.shape.dims() {
+        return Err(invalid!(
+            "dot_general output should be {want:?}, is {}",
+            o.shape
+        ));
+    }
+    let lst = util::strides(ld);
+    let rst = util::strides(rd);
+    // Offsets of every index combination of a list of dims.
+    let table = |dims: &[usize], list: &[usize], st: &[usize]| -> Result<Vec<usize>> {
+        let sizes: Vec<usize> = list.iter().map(|&d| dims[d]).collect();
+        let n = crate::ir::Shape::new(&sizes).num_elements()?;
+        let mut v = Vec::new();
+        v.try_reserve(n)
+            .map_err(|_| crate::too_large!("dot_general tables"))?;
+        for i in 0..n {
+            let mut rem = i;
+            let mut off = 0;
+            for (j, &d) in list.iter().enumerate().rev() {
+                off += (rem % sizes[j]) * st[d];
+                rem /= sizes[j];
+            }
+            v.push(off);
+        }
+        Ok(v)
+    };
+    Ok(Prepared::DotGeneral(Box::new(DotPlan {
+        lb: table(ld, &a.lhs_batch, &lst)?,
+        li: table(ld, &lfree, &lst)?,
+        lk: table(ld, &a.lhs_contract, &lst)?,
+        rb: table(rd, &a.rhs_batch, &rst)?,
+        rj: table(rd, &rfree, &rst)?,
+        rk: table(rd, &a.rhs_contract, &rst)?,
+    })))
+}
+
+fn run_dot_general(ctx: &Ctx<'_>, p: &DotPlan) -> Result<()> {
+    let l = ctx.input_as::<f32>(0)?;
+    let r = ctx.input_as::<f32>(1)?;
+    let o = ctx.output_as::<f32>(0)?;
+    let mut idx = 0usize;
+    for (&lb, &rb) in p.lb.iter().zip(&p.rb) {
+        for &li in &p.li {
+            for &rj in &p.rj {
+                let mut acc = 0.0f32;
+                for (&lk, &rk) in p.lk.iter().zip(&p.rk) {
+                    acc += l[lb + li + lk] * r[rb + rj + rk];
+                }
+                *o.get_mut(idx)
+                    .ok_or_else(|| invalid!("dot_general output too short"))? = acc;
+                idx += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs one (non-control-flow) node.
+pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()> {
+    match &node.op {
+        Op::Identity | Op::Reshape => shape::run_copy(ctx),
+        Op::Unary(u) => elementwise::run_unary(ctx, *u, prepared),
+        Op::Binary { op, activation } => elementwise::run_binary(ctx, *op, *activation, prepared),
+        Op::Compare(c) => elementwise::run_compare(ctx, *c, prepared),
+        Op::Select => elementwise::run_select(ctx, prepared),
+        Op::Cast => elementwise::run_cast(ctx),
+        Op::Quantize => quantized::run_quantize(ctx, prepared),
+        Op::Dequantize => elementwise::run_dequantize(ctx, prepared),
+        Op::Conv2d(_)
+        | Op::DepthwiseConv2d(_)
+        | Op::FullyConnected { .. }
+        | Op::BatchMatMul { .. }
+        | Op::Pool2d(_) => match prepared {
+            Prepared::Nn(p) => nn::run(ctx, p),
+            _ => Err(invalid!("{} not prepared", node.op.name())),
+        },
+        Op::DotGeneral(_) => match prepared {
+            Prepared::DotGeneral(p) => run_dot_general(ctx, p),
+            _ => Err(invalid!("dot_general not prepared")),
+        },
+        Op::Reduce { op, .. } => reduce::run_reduce(ctx, *op, prepared),
+        Op::ArgReduce { max, axis } => reduce::run_arg(ctx, *max, *axis),
+        Op::Softmax { beta, axis } => match prepared {
+            Prepared::QuantSoftmax(p) => {
+                let xi = ctx.in_info(0)?;
+                let depth = *xi.shape.dims().last().unwrap_or(&1);
+                let rows = xi.shape.num_elements()? / depth.max(1);
+                let x = ctx.input_as::<i8>(0)?;
+                let y = ctx.output_as::<i8>(0)?;
+                crate::executor::kernels::quant::ops::softmax_i8(p, (rows, depth), x, y)?;
+                Ok(())
+            }
+            _ => reduce::run_softmax(ctx, *beta, *axis, false, prepared),
+        },
+        Op::LogSoftmax { axis } => reduce::run_softmax(ctx, 1.0, *axis, true, prepared),
+        Op::Transpose { perm } => shape::run_transpose(ctx, perm),
+        Op::Concat { axis, activation } => shape::run_concat(ctx, *axis, *activation),
+        Op::Split { axis } => shape::run_split(ctx, *axis),
+        Op::Slice {
+            begin,
+            stride,
+            slice_shape,
+        } => shape::run_slice(ctx, begin, stride, slice_shape),
+        Op::Pad { before, mode, .. } => shape::run_pad(ctx, before, *mode),
+        Op::Gather { axis, batch_dims } => shape::run_gather(ctx, *axis, *batch_dims),
+        Op::GatherNd => shape::run_gather_nd(ctx),
+        Op::Tile { .. } => shape::run_tile(ctx),
+        Op::BroadcastTo => shape::run_broadcast(ctx, prepared),
+        Op::Resize {
+            mode,
+            align_corners,
+            half_pixel_centers,
+        } => resize::run(ctx, *mode, *align_corners, *half_pixel_centers),
+        Op::DepthToSpace { block } => shape::run_depth_space(ctx, *block, true),
+        Op::SpaceToDepth { block } => shape::run_depth_space(ctx, *block, false),
+        Op::Cumsum {
+            axis,
+            exclusive,
+            reverse,
+        } => reduce::run_cumsum(ctx, *axis, *exclusive, *reverse),
+        Op::Iota { dim } => shape::run_iota(ctx, *dim),
+        Op::VarHandle { resource } => {
+            let y = ctx.output(0)?;
+            let id = u32::try_from(*resource).map_err(|_| invalid!("resource id too large"))?;
+            y.get_mut(..4)
+                .ok_or_else(|| invalid!("resource handle too short"))?
+                .copy_from_slice(&id.to_le_bytes());
+            Ok(())
+        }
+        Op::Call { .. }
+        | Op::If { .. }
+        | Op::While { .. }
+        | Op::CallOnce { .. }
+        | Op::ReadVariable
+        | Op::AssignVariable => Err(invalid!(
+            "{} is run by the executor, not as a step",
+            node.op.name()
+        )),
+    }
+}

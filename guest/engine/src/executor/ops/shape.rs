@@ -1,0 +1,841 @@
+//! Data-movement ops: reshape, transpose, concat, split, slice, pad, gather, tile, broadcast,
+//! depth/space rearrangements, iota. They work on raw elements of any dtype.
+
+use alloc::vec::Vec;
+
+use super::util::{input_info as info, output_info as out_info};
+use super::util::{same_dtype, same_quant, strides, Bcast, MAX_RANK};
+use super::Prepared;
+use crate::error::Result;
+use crate::executor::Ctx;
+use crate::ir::{DType, Node, PadMode, Subgraph};
+use crate::{invalid, unsupported};
+
+/// Visits every index of `dims` in row-major order.
+fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
+    if dims.contains(&0) {
+        return;
+    }
+    let mut idx = [0usize; MAX_RANK];
+    let r = dims.len();
+    loop {
+        f(&idx[..r]);
+        let mut d = r;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < dims[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+fn check_rank(r: usize) -> Result<()> {
+    if r > MAX_RANK {
+        return Err(unsupported!("rank {r} (max {MAX_RANK})"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- identity / reshape
+
+pub(super) fn prepare_reshape(sg: &Subgraph, node: &Node) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(x, y)?;
+    same_quant(x, y)?;
+    if x.shape.num_elements()? != y.shape.num_elements()? {
+        return Err(invalid!(
+            "reshape from {} to {} changes the element count",
+            x.shape,
+            y.shape
+        ));
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_copy(ctx: &Ctx<'_>) -> Result<()> {
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    if x.len() != y.len() {
+        return Err(invalid!("copy of {} bytes into {}", x.len(), y.len()));
+    }
+    y.copy_from_slice(x);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- transpose
+
+pub(super) fn prepare_transpose(sg: &Subgraph, node: &Node, perm: &[usize]) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(x, y)?;
+    same_quant(x, y)?;
+    let r = x.shape.rank();
+    check_rank(r)?;
+    let mut seen = [false; MAX_RANK];
+    if perm.len() != r {
+        return Err(invalid!("permutation {perm:?} for rank {r}"));
+    }
+    for (i, &p) in perm.iter().enumerate() {
+        if p >= r || seen[p] {
+            return Err(invalid!("{perm:?} is not a permutation"));
+        }
+        seen[p] = true;
+        if y.shape.dims()[i] != x.shape.dims()[p] {
+            return Err(invalid!(
+                "transpose output {} does not match input {} permuted by {perm:?}",
+                y.shape,
+                x.shape
+            ));
+        }
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_transpose(ctx: &Ctx<'_>, perm: &[usize]) -> Result<()> {
+    let xi = ctx.in_info(0)?;
+    let yi = ctx.out_info(0)?;
+    let es = xi.dtype.size();
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    let in_strides = strides(xi.shape.dims());
+    let mut src_strides = [0usize; MAX_RANK];
+    for (i, &p) in perm.iter().enumerate() {
+        src_strides[i] = in_strides[p];
+    }
+    let dims = yi.shape.dims();
+    let r = dims.len();
+    if r == 0 {
+        y.copy_from_slice(&x[..y.len()]);
+        return Ok(());
+    }
+    // Copy runs along the last output dim.
+    let inner = dims[r - 1];
+    let inner_stride = src_strides[r - 1];
+    let mut o = 0usize;
+    let outer_dims = &dims[..r - 1];
+    let mut err = false;
+    for_each_index(
+        if outer_dims.is_empty() {
+            &[1]
+        } else {
+            outer_dims
+        },
+        |idx| {
+            let mut base = 0usize;
+            if !outer_dims.is_empty() {
+                for (d, &v) in idx.iter().enumerate() {
+                    base += v * src_strides[d];
+                }
+            }
+            for j in 0..inner {
+                let s = (base + j * inner_stride) * es;
+                match (x.get(s..s + es), y.get_mut(o..o + es)) {
+                    (Some(src), Some(dst)) => dst.copy_from_slice(src),
+                    _ => err = true,
+                }
+                o += es;
+            }
+        },
+    );
+    if err {
+        return Err(invalid!("transpose index out of range"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- concat / split
+
+pub(super) fn prepare_concat(sg: &Subgraph, node: &Node, axis: usize) -> Result<Prepared> {
+    let y = out_info(sg, node, 0)?;
+    let r = y.shape.rank();
+    if axis >= r {
+        return Err(invalid!("concat axis {axis} for rank {r}"));
+    }
+    let mut total = 0usize;
+    for k in 0..node.inputs.len() {
+        let x = info(sg, node, k)?;
+        same_dtype(x, y)?;
+        same_quant(x, y)?;
+        if x.shape.rank() != r {
+            return Err(invalid!(
+                "concat input {k} has rank {}, output {r}",
+                x.shape.rank()
+            ));
+        }
+        for d in 0..r {
+            if d != axis && x.shape.dims()[d] != y.shape.dims()[d] {
+                return Err(invalid!(
+                    "concat input {k} shape {} does not fit output {}",
+                    x.shape,
+                    y.shape
+                ));
+            }
+        }
+        total = total
+            .checked_add(x.shape.dims()[axis])
+            .ok_or_else(|| invalid!("concat size overflows"))?;
+    }
+    if total != y.shape.dims()[axis] {
+        return Err(invalid!(
+            "concat inputs sum to {total} along axis {axis}, output has {}",
+            y.shape.dims()[axis]
+        ));
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_concat(ctx: &Ctx<'_>, axis: usize, act: crate::ir::Activation) -> Result<()> {
+    let yi = ctx.out_info(0)?;
+    let es = yi.dtype.size();
+    let dims = yi.shape.dims();
+    let outer: usize = dims[..axis].iter().product();
+    let inner: usize = dims[axis + 1..].iter().product::<usize>() * es;
+    let y = ctx.output(0)?;
+    let out_row = dims[axis] * inner;
+    let mut col = 0usize;
+    for k in 0..ctx.num_inputs() {
+        let xi = ctx.in_info(k)?;
+        let x = ctx.input(k)?;
+        let row = xi.shape.dims()[axis] * inner;
+        for o in 0..outer {
+            let src = x
+                .get(o * row..(o + 1) * row)
+                .ok_or_else(|| invalid!("concat input too short"))?;
+            let start = o * out_row + col;
+            y.get_mut(start..start + row)
+                .ok_or_else(|| invalid!("concat output too short"))?
+                .copy_from_slice(src);
+        }
+        col += row;
+    }
+    if act != crate::ir::Activation::None {
+        if yi.dtype != DType::F32 {
+            return Err(unsupported!("fused activation on quantized concat"));
+        }
+        let v: &mut [f32] = bytemuck::try_cast_slice_mut(y).map_err(|e| invalid!("{e:?}"))?;
+        for e in v {
+            *e = super::util::apply_activation_f32(act, *e);
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn prepare_split(sg: &Subgraph, node: &Node, axis: usize) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let r = x.shape.rank();
+    if axis >= r {
+        return Err(invalid!("split axis {axis} for rank {r}"));
+    }
+    let mut total = 0usize;
+    for k in 0..node.outputs.len() {
+        let y = out_info(sg, node, k)?;
+        same_dtype(x, y)?;
+        same_quant(x, y)?;
+        if y.shape.rank() != r {
+            return Err(invalid!(
+                "split output {k} has rank {}, input {r}",
+                y.shape.rank()
+            ));
+        }
+        for d in 0..r {
+            if d != axis && x.shape.dims()[d] != y.shape.dims()[d] {
+                return Err(invalid!(
+                    "split output {k} shape {} does not fit input {}",
+                    y.shape,
+                    x.shape
+                ));
+            }
+        }
+        total = total
+            .checked_add(y.shape.dims()[axis])
+            .ok_or_else(|| invalid!("split size overflows"))?;
+    }
+    if total != x.shape.dims()[axis] {
+        return Err(invalid!(
+            "split outputs sum to {total} along axis {axis}, input has {}",
+            x.shape.dims()[axis]
+        ));
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_split(ctx: &Ctx<'_>, axis: usize) -> Result<()> {
+    let xi = ctx.in_info(0)?;
+    let es = xi.dtype.size();
+    let dims = xi.shape.dims();
+    let outer: usize = dims[..axis].iter().product();
+    let inner: usize = dims[axis + 1..].iter().product::<usize>() * es;
+    let x = ctx.input(0)?;
+    let in_row = dims[axis] * inner;
+    let mut col = 0usize;
+    for k in 0..ctx.num_outputs() {
+        let yi = ctx.out_info(k)?;
+        let y = ctx.output(k)?;
+        let row = yi.shape.dims()[axis] * inner;
+        for o in 0..outer {
+            let start = o * in_row + col;
+            let src = x
+                .get(start..start + row)
+                .ok_or_else(|| invalid!("split input too short"))?;
+            y.get_mut(o * row..(o + 1) * row)
+                .ok_or_else(|| invalid!("split output too short"))?
+                .copy_from_slice(src);
+        }
+        col += row;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- slice
+
+pub(super) fn prepare_slice(
+    sg: &Subgraph,
+    node: &Node,
+    begin: &[usize],
+    stride: &[isize],
+    slice_shape: &[usize],
+) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(x, y)?;
+    same_quant(x, y)?;
+    let r = x.shape.rank();
+    check_rank(r)?;
+    if begin.len() != r || stride.len() != r || slice_shape.len() != r {
+        return Err(invalid!("slice attributes do not match rank {r}"));
+    }
+    let n = crate::ir::Shape::new(slice_shape).num_elements()?;
+    if n != y.shape.num_elements()? {
+        return Err(invalid!(
+            "slice of shape {slice_shape:?} does not fill output {}",
+            y.shape
+        ));
+    }
+    if n > 0 {
+        for d in 0..r {
+            let dim = x.shape.dims()[d] as i128;
+            let first = begin[d] as i128;
+            let last = first + (slice_shape[d] as i128 - 1) * stride[d] as i128;
+            if first >= dim || last < 0 || last >= dim {
+                return Err(invalid!("slice along dim {d} reads outside 0..{dim}"));
+            }
+        }
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_slice(
+    ctx: &Ctx<'_>,
+    begin: &[usize],
+    stride: &[isize],
+    slice_shape: &[usize],
+) -> Result<()> {
+    let xi = ctx.in_info(0)?;
+    let es = xi.dtype.size();
+    let st = strides(xi.shape.dims());
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    let mut o = 0usize;
+    let mut err = false;
+    for_each_index(slice_shape, |idx| {
+        let mut off: isize = 0;
+        for d in 0..idx.len() {
+            off += (begin[d] as isize + idx[d] as isize * stride[d]) * st[d] as isize;
+        }
+        let s = off as usize * es;
+        match (x.get(s..s + es), y.get_mut(o..o + es)) {
+            (Some(a), Some(b)) => b.copy_from_slice(a),
+            _ => err = true,
+        }
+        o += es;
+    });
+    if err {
+        return Err(invalid!("slice index out of range"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- pad
+
+pub(super) fn prepare_pad(
+    sg: &Subgraph,
+    node: &Node,
+    before: &[usize],
+    after: &[usize],
+    mode: PadMode,
+) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(x, y)?;
+    same_quant(x, y)?;
+    let r = x.shape.rank();
+    check_rank(r)?;
+    if before.len() != r || after.len() != r {
+        return Err(invalid!(
+            "padding for {} dims on a rank-{r} tensor",
+            before.len()
+        ));
+    }
+    for d in 0..r {
+        let n = x.shape.dims()[d];
+        let want = n
+            .checked_add(before[d])
+            .and_then(|v| v.checked_add(after[d]));
+        if want != Some(y.shape.dims()[d]) {
+            return Err(invalid!(
+                "padding dim {d} of {} by ({}, {}) does not give {}",
+                x.shape,
+                before[d],
+                after[d],
+                y.shape
+            ));
+        }
+        let limit = match mode {
+            PadMode::Constant => usize::MAX,
+            PadMode::Reflect => n.saturating_sub(1),
+            PadMode::Symmetric => n,
+        };
+        if before[d] > limit || after[d] > limit {
+            return Err(invalid!(
+                "mirror padding of ({}, {}) on a dim of {n}",
+                before[d],
+                after[d]
+            ));
+        }
+    }
+    if node.inputs.len() > 1 && node.inputs[1].is_some() {
+        let v = info(sg, node, 1)?;
+        same_dtype(v, x)?;
+        if v.shape.num_elements()? != 1 {
+            return Err(invalid!("pad value must be a scalar"));
+        }
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_pad(ctx: &Ctx<'_>, before: &[usize], mode: PadMode) -> Result<()> {
+    let xi = ctx.in_info(0)?;
+    let yi = ctx.out_info(0)?;
+    let es = xi.dtype.size();
+    let mut fill = [0u8; 8];
+    if ctx.has_input(1) {
+        fill[..es].copy_from_slice(
+            ctx.input(1)?
+                .get(..es)
+                .ok_or_else(|| invalid!("pad value too short"))?,
+        );
+    } else if let Some(q) = &yi.quant {
+        // Quantized tensors pad with the zero point (the quantized 0.0).
+        let z = q.zero_point.first().copied().unwrap_or(0);
+        match yi.dtype {
+            DType::I8 | DType::U8 => fill[0] = z as u8,
+            DType::I16 => fill[..2].copy_from_slice(&(z as i16).to_le_bytes()),
+            _ => {}
+        }
+    }
+    let in_dims = xi.shape.dims();
+    let st = strides(in_dims);
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    let mut o = 0usize;
+    let mut err = false;
+    for_each_index(yi.shape.dims(), |idx| {
+        let mut off = 0usize;
+        let mut inside = true;
+        for d in 0..idx.len() {
+            let n = in_dims[d] as isize;
+            let mut i = idx[d] as isize - before[d] as isize;
+            if i < 0 || i >= n {
+                match mode {
+                    PadMode::Constant => {
+                        inside = false;
+                        break;
+                    }
+                    PadMode::Reflect => i = if i < 0 { -i } else { 2 * (n - 1) - i },
+                    PadMode::Symmetric => i = if i < 0 { -i - 1 } else { 2 * n - 1 - i },
+                }
+            }
+            off += i as usize * st[d];
+        }
+        let dst = match y.get_mut(o..o + es) {
+            Some(d) => d,
+            None => {
+                err = true;
+                return;
+            }
+        };
+        if inside {
+            match x.get(off * es..off * es + es) {
+                Some(s) => dst.copy_from_slice(s),
+                None => err = true,
+            }
+        } else {
+            dst.copy_from_slice(&fill[..es]);
+        }
+        o += es;
+    });
+    if err {
+        return Err(invalid!("pad index out of range"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- gather
+
+pub(super) fn prepare_gather(
+    sg: &Subgraph,
+    node: &Node,
+    axis: usize,
+    batch_dims: usize,
+) -> Result<Prepared> {
+    let p = info(sg, node, 0)?;
+    let i = info(sg, node, 1)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(p, y)?;
+    same_quant(p, y)?;
+    if !matches!(i.dtype, DType::I32 | DType::I64) {
+        return Err(unsupported!("gather indices of type {}", i.dtype));
+    }
+    let pd = p.shape.dims();
+    let id = i.shape.dims();
+    if axis >= pd.len() || batch_dims > axis || batch_dims > id.len() {
+        return Err(invalid!(
+            "gather axis {axis} / batch_dims {batch_dims} for params {} and indices {}",
+            p.shape,
+            i.shape
+        ));
+    }
+    if pd[..batch_dims] != id[..batch_dims] {
+        return Err(invalid!(
+            "gather batch dims of params {} and indices {} differ",
+            p.shape,
+            i.shape
+        ));
+    }
+    let mut want: Vec<usize> = pd[..axis].to_vec();
+    want.extend_from_slice(&id[batch_dims..]);
+    want.extend_from_slice(&pd[axis + 1..]);
+    if want != y.shape.dims() {
+        return Err(invalid!("gather output should be {want:?}, is {}", y.shape));
+    }
+    Ok(Prepared::None)
+}
+
+fn read_index(d: DType, b: &[u8], k: usize) -> Option<i64> {
+    match d {
+        DType::I32 => b
+            .get(4 * k..4 * k + 4)
+            .map(|e| i32::from_le_bytes([e[0], e[1], e[2], e[3]]) as i64),
+        DType::I64 => b
+            .get(8 * k..8 * k + 8)
+            .map(|e| i64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]])),
+        _ => None,
+    }
+}
+
+pub(super) fn run_gather(ctx: &Ctx<'_>, axis: usize, batch_dims: usize) -> Result<()> {
+    let pi = ctx.in_info(0)?;
+    let ii = ctx.in_info(1)?;
+    let es = pi.dtype.size();
+    let pd = pi.shape.dims();
+    let batch: usize = pd[..batch_dims].iter().product();
+    let outer: usize = pd[batch_dims..axis].iter().product();
+    let axis_n = pd[axis];
+    let inner: usize = pd[axis + 1..].iter().product::<usize>() * es;
+    let n_idx: usize = ii.shape.dims()[batch_dims..].iter().product();
+    let p = ctx.input(0)?;
+    let idx = ctx.input(1)?;
+    let y = ctx.output(0)?;
+    let mut o = 0usize;
+    for b in 0..batch {
+        for ou in 0..outer {
+            for j in 0..n_idx {
+                let k = read_index(ii.dtype, idx, b * n_idx + j)
+                    .ok_or_else(|| invalid!("gather indices too short"))?;
+                if k < 0 || k as usize >= axis_n {
+                    return Err(crate::bad_input!(
+                        "gather index {k} out of range 0..{axis_n}"
+                    ));
+                }
+                let s = ((b * outer + ou) * axis_n + k as usize) * inner;
+                let src = p
+                    .get(s..s + inner)
+                    .ok_or_else(|| invalid!("gather params too short"))?;
+                y.get_mut(o..o + inner)
+                    .ok_or_else(|| invalid!("gather output too short"))?
+                    .copy_from_slice(src);
+                o += inner;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn prepare_gather_nd(sg: &Subgraph, node: &Node) -> Result<Prepared> {
+    let p = info(sg, node, 0)?;
+    let i = info(sg, node, 1)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(p, y)?;
+    same_quant(p, y)?;
+    if !matches!(i.dtype, DType::I32 | DType::I64) {
+        return Err(unsupported!("gather_nd indices of type {}", i.dtype));
+    }
+    let id = i.shape.dims();
+    let k = *id
+        .last()
+        .ok_or_else(|| invalid!("gather_nd indices must have rank >= 1"))?;
+    if k > p.shape.rank() {
+        return Err(invalid!(
+            "gather_nd index depth {k} exceeds params rank {}",
+            p.shape.rank()
+        ));
+    }
+    let mut want: Vec<usize> = id[..id.len() - 1].to_vec();
+    want.extend_from_slice(&p.shape.dims()[k..]);
+    if want != y.shape.dims() {
+        return Err(invalid!(
+            "gather_nd output should be {want:?}, is {}",
+            y.shape
+        ));
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_gather_nd(ctx: &Ctx<'_>) -> Result<()> {
+    let pi = ctx.in_info(0)?;
+    let ii = ctx.in_info(1)?;
+    let es = pi.dtype.size();
+    let pd = pi.shape.dims();
+    let id = ii.shape.dims();
+    let k = id[id.len() - 1];
+    let n: usize = id[..id.len() - 1].iter().product();
+    let st = strides(pd);
+    let inner: usize = pd[k..].iter().product::<usize>() * es;
+    let p = ctx.input(0)?;
+    let idx = ctx.input(1)?;
+    let y = ctx.output(0)?;
+    for j in 0..n {
+        let mut off = 0usize;
+        for d in 0..k {
+            let v = read_index(ii.dtype, idx, j * k + d)
+                .ok_or_else(|| invalid!("gather_nd indices too short"))?;
+            if v < 0 || v as usize >= pd[d] {
+                return Err(crate::bad_input!(
+                    "gather_nd index {v} out of range 0..{}",
+                    pd[d]
+                ));
+            }
+            off += v as usize * st[d];
+        }
+        let s = off * es;
+        let src = p
+            .get(s..s + inner)
+            .ok_or_else(|| invalid!("gather_nd params too short"))?;
+        y.get_mut(j * inner..(j + 1) * inner)
+            .ok_or_else(|| invalid!("gather_nd output too short"))?
+            .copy_from_slice(src);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- tile / broadcast
+
+pub(super) fn prepare_tile(sg: &Subgraph, node: &Node, multiples: &[usize]) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(x, y)?;
+    same_quant(x, y)?;
+    check_rank(x.shape.rank())?;
+    if multiples.len() != x.shape.rank() {
+        return Err(invalid!(
+            "tile multiples {multiples:?} for rank {}",
+            x.shape.rank()
+        ));
+    }
+    for d in 0..multiples.len() {
+        if x.shape.dims()[d].checked_mul(multiples[d]) != Some(y.shape.dims()[d]) {
+            return Err(invalid!(
+                "tile of {} by {multiples:?} does not give {}",
+                x.shape,
+                y.shape
+            ));
+        }
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_tile(ctx: &Ctx<'_>) -> Result<()> {
+    let xi = ctx.in_info(0)?;
+    let yi = ctx.out_info(0)?;
+    let es = xi.dtype.size();
+    let in_dims = xi.shape.dims();
+    let st = strides(in_dims);
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    let mut o = 0usize;
+    let mut err = false;
+    for_each_index(yi.shape.dims(), |idx| {
+        let mut off = 0usize;
+        for d in 0..idx.len() {
+            off += (idx[d] % in_dims[d]) * st[d];
+        }
+        match (x.get(off * es..off * es + es), y.get_mut(o..o + es)) {
+            (Some(a), Some(b)) => b.copy_from_slice(a),
+            _ => err = true,
+        }
+        o += es;
+    });
+    if err {
+        return Err(invalid!("tile index out of range"));
+    }
+    Ok(())
+}
+
+pub(super) fn prepare_broadcast(sg: &Subgraph, node: &Node) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(x, y)?;
+    same_quant(x, y)?;
+    Ok(Prepared::Bcast(Bcast::new(
+        &[x.shape.dims()],
+        y.shape.dims(),
+    )?))
+}
+
+pub(super) fn run_broadcast(ctx: &Ctx<'_>, prepared: &Prepared) -> Result<()> {
+    let Prepared::Bcast(bc) = prepared else {
+        return Err(invalid!("broadcast not prepared"));
+    };
+    let es = ctx.out_info(0)?.dtype.size();
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    super::elementwise::check_lens(bc, &[x.len() / es], y.len() / es)?;
+    bc.for_each(|i, [ix]| y[i * es..i * es + es].copy_from_slice(&x[ix * es..ix * es + es]));
+    Ok(())
+}
+
+// ---------------------------------------------------------------- depth <-> space
+
+pub(super) fn prepare_depth_space(
+    sg: &Subgraph,
+    node: &Node,
+    block: usize,
+    to_space: bool,
+) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    same_dtype(x, y)?;
+    same_quant(x, y)?;
+    let (xd, yd) = (x.shape.dims(), y.shape.dims());
+    if xd.len() != 4 || yd.len() != 4 || block == 0 {
+        return Err(invalid!(
+            "depth/space rearrangement needs NHWC tensors and a block > 0"
+        ));
+    }
+    let bb = block
+        .checked_mul(block)
+        .ok_or_else(|| invalid!("block too large"))?;
+    let ok = if to_space {
+        yd[0] == xd[0]
+            && Some(yd[1]) == xd[1].checked_mul(block)
+            && Some(yd[2]) == xd[2].checked_mul(block)
+            && yd[3].checked_mul(bb) == Some(xd[3])
+    } else {
+        yd[0] == xd[0]
+            && Some(xd[1]) == yd[1].checked_mul(block)
+            && Some(xd[2]) == yd[2].checked_mul(block)
+            && xd[3].checked_mul(bb) == Some(yd[3])
+    };
+    if !ok {
+        return Err(invalid!(
+            "block {block} does not map {} to {}",
+            x.shape,
+            y.shape
+        ));
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_depth_space(ctx: &Ctx<'_>, block: usize, to_space: bool) -> Result<()> {
+    let xi = ctx.in_info(0)?;
+    let yi = ctx.out_info(0)?;
+    let es = xi.dtype.size();
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    // Work in the "space" (big) layout: [n, h*b, w*b, c] <-> depth [n, h, w, b*b*c].
+    let (sd, dd) = if to_space {
+        (yi.shape.dims(), xi.shape.dims())
+    } else {
+        (xi.shape.dims(), yi.shape.dims())
+    };
+    let (n, sh, sw, c) = (sd[0], sd[1], sd[2], sd[3]);
+    let (dh, dw, dc) = (dd[1], dd[2], dd[3]);
+    for b in 0..n {
+        for h in 0..sh {
+            for w in 0..sw {
+                let (ih, iw) = (h / block, w / block);
+                let (bh, bw) = (h % block, w % block);
+                let space = (((b * sh + h) * sw + w) * c) * es;
+                let depth = (((b * dh + ih) * dw + iw) * dc + (bh * block + bw) * c) * es;
+                let len = c * es;
+                let (src, dst) = if to_space {
+                    (depth, space)
+                } else {
+                    (space, depth)
+                };
+                let s = x
+                    .get(src..src + len)
+                    .ok_or_else(|| invalid!("depth/space input too short"))?;
+                y.get_mut(dst..dst + len)
+                    .ok_or_else(|| invalid!("depth/space output too short"))?
+                    .copy_from_slice(s);
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- iota
+
+pub(super) fn prepare_iota(sg: &Subgraph, node: &Node, dim: usize) -> Result<Prepared> {
+    let y = out_info(sg, node, 0)?;
+    if dim >= y.shape.rank() {
+        return Err(invalid!("iota dimension {dim} for rank {}", y.shape.rank()));
+    }
+    if !matches!(
+        y.dtype,
+        DType::F32 | DType::I32 | DType::I64 | DType::U32 | DType::I16 | DType::I8 | DType::U8
+    ) {
+        return Err(unsupported!("iota of {}", y.dtype));
+    }
+    Ok(Prepared::None)
+}
+
+pub(super) fn run_iota(ctx: &Ctx<'_>, dim: usize) -> Result<()> {
+    let yi = ctx.out_info(0)?;
+    let dims = yi.shape.dims();
+    let inner: usize = dims[dim + 1..].iter().product();
+    let n = dims[dim];
+    let y = ctx.output(0)?;
+    let es = yi.dtype.size();
+    let count = y.len() / es;
+    for i in 0..count {
+        let v = ((i / inner.max(1)) % n.max(1)) as i64;
+        let e = &mut y[i * es..i * es + es];
+        match yi.dtype {
+            DType::F32 => e.copy_from_slice(&(v as f32).to_le_bytes()),
+            DType::I64 => e.copy_from_slice(&v.to_le_bytes()),
+            DType::I32 | DType::U32 => e.copy_from_slice(&(v as i32).to_le_bytes()),
+            DType::I16 => e.copy_from_slice(&(v as i16).to_le_bytes()),
+            _ => e[0] = v as u8,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,518 @@
+//! Operations and their attributes.
+//!
+//! Conventions: images are NHWC; 2-D convolution filters are OHWI (`[out_c, kh, kw, in_c/groups]`);
+//! depthwise filters are `[1, kh, kw, in_c * multiplier]`; fully-connected weights are `[n, k]`.
+//! Elementwise binary ops broadcast numpy-style. Quantized ops take their scales and zero points
+//! from the tensors' [`QuantParams`](super::QuantParams). Output dtypes and shapes are the output
+//! tensors' (static); the planner checks they agree with the op.
+
+use alloc::vec::Vec;
+
+use super::{DType, SubgraphId};
+
+/// Activation fused into the output of an op (clamps or maps the result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activation {
+    /// Identity.
+    #[default]
+    None,
+    /// max(x, 0).
+    Relu,
+    /// clamp(x, -1, 1).
+    ReluN1To1,
+    /// clamp(x, 0, 6).
+    Relu6,
+    /// tanh(x).
+    Tanh,
+    /// sign bit (unused by real models; refused).
+    SignBit,
+}
+
+/// Explicit 2-D padding in pixels (SAME/VALID are resolved by the loader from static shapes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Padding2d {
+    /// Rows added above.
+    pub top: usize,
+    /// Rows added below.
+    pub bottom: usize,
+    /// Columns added on the left.
+    pub left: usize,
+    /// Columns added on the right.
+    pub right: usize,
+}
+
+/// 2-D convolution attributes (inputs: x NHWC, filter OHWI, optional bias `[out_c]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dAttrs {
+    /// Vertical stride.
+    pub stride_h: usize,
+    /// Horizontal stride.
+    pub stride_w: usize,
+    /// Vertical dilation.
+    pub dilation_h: usize,
+    /// Horizontal dilation.
+    pub dilation_w: usize,
+    /// Explicit padding.
+    pub padding: Padding2d,
+    /// Feature groups (1 = ordinary convolution; in_c / filter in-channels).
+    pub groups: usize,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
+/// Depthwise convolution attributes (inputs: x NHWC, filter `[1, kh, kw, out_c]`, optional bias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepthwiseAttrs {
+    /// Vertical stride.
+    pub stride_h: usize,
+    /// Horizontal stride.
+    pub stride_w: usize,
+    /// Vertical dilation.
+    pub dilation_h: usize,
+    /// Horizontal dilation.
+    pub dilation_w: usize,
+    /// Explicit padding.
+    pub padding: Padding2d,
+    /// out_c / in_c.
+    pub depth_multiplier: usize,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
+/// Pooling kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// Maximum over the window.
+    Max,
+    /// Average over the in-bounds part of the window (TFLite semantics).
+    Average,
+}
+
+/// 2-D pooling attributes (input NHWC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool2dAttrs {
+    /// Max or average.
+    pub kind: PoolKind,
+    /// Window height.
+    pub filter_h: usize,
+    /// Window width.
+    pub filter_w: usize,
+    /// Vertical stride.
+    pub stride_h: usize,
+    /// Horizontal stride.
+    pub stride_w: usize,
+    /// Explicit padding.
+    pub padding: Padding2d,
+    /// Fused activation.
+    pub activation: Activation,
+}
+
+/// Elementwise unary functions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum UnaryOp {
+    /// |x|.
+    Abs,
+    /// -x.
+    Neg,
+    /// e^x.
+    Exp,
+    /// ln x.
+    Log,
+    /// √x.
+    Sqrt,
+    /// 1/√x.
+    Rsqrt,
+    /// x².
+    Square,
+    /// tanh x.
+    Tanh,
+    /// 1/(1+e^-x).
+    Logistic,
+    /// max(x, 0).
+    Relu,
+    /// clamp(x, 0, 6).
+    Relu6,
+    /// clamp(x, -1, 1).
+    ReluN1To1,
+    /// clamp(x, 0, 1).
+    Relu0To1,
+    /// x·relu6(x+3)/6.
+    HardSwish,
+    /// GELU, exact (erf) or tanh approximation.
+    Gelu {
+        /// Use the tanh approximation.
+        approximate: bool,
+    },
+    /// x if x > 0 else e^x − 1.
+    Elu,
+    /// x if x ≥ 0 else alpha·x.
+    LeakyRelu {
+        /// Negative slope.
+        alpha: f32,
+    },
+    /// ⌊x⌋.
+    Floor,
+    /// ⌈x⌉.
+    Ceil,
+    /// Round half to even.
+    Round,
+    /// sin x.
+    Sin,
+    /// cos x.
+    Cos,
+    /// sign(x).
+    Sign,
+    /// Logical not (bool).
+    LogicalNot,
+}
+
+/// Elementwise binary functions (numpy broadcasting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    /// a + b.
+    Add,
+    /// a − b.
+    Sub,
+    /// a · b.
+    Mul,
+    /// a / b (integer division truncates).
+    Div,
+    /// max(a, b).
+    Maximum,
+    /// min(a, b).
+    Minimum,
+    /// a^b.
+    Pow,
+    /// (a − b)².
+    SquaredDifference,
+    /// ⌊a / b⌋.
+    FloorDiv,
+    /// a − b·⌊a / b⌋.
+    FloorMod,
+    /// a if a ≥ 0 else a·b (PReLU with alpha b).
+    Prelu,
+    /// Logical and (bool).
+    LogicalAnd,
+    /// Logical or (bool).
+    LogicalOr,
+    /// atan2(a, b).
+    Atan2,
+}
+
+/// Comparisons (output bool, numpy broadcasting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// a == b.
+    Equal,
+    /// a != b.
+    NotEqual,
+    /// a < b.
+    Less,
+    /// a <= b.
+    LessEqual,
+    /// a > b.
+    Greater,
+    /// a >= b.
+    GreaterEqual,
+}
+
+/// Reductions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceOp {
+    /// Σ.
+    Sum,
+    /// Arithmetic mean.
+    Mean,
+    /// Maximum.
+    Max,
+    /// Minimum.
+    Min,
+    /// Π.
+    Prod,
+    /// Logical or (bool).
+    Any,
+    /// Logical and (bool).
+    All,
+}
+
+/// Padding modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadMode {
+    /// Fill with a constant (input 1 if present, else 0 / the zero point).
+    Constant,
+    /// Mirror excluding the edge.
+    Reflect,
+    /// Mirror including the edge.
+    Symmetric,
+}
+
+/// Resize interpolation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResizeMode {
+    /// Bilinear.
+    Bilinear,
+    /// Nearest neighbour.
+    Nearest,
+}
+
+/// Dimension numbers of a general dot product (StableHLO `dot_general`).
+/// Output dims: batch dims, then lhs free dims, then rhs free dims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DotGeneralAttrs {
+    /// Batch dims of lhs.
+    pub lhs_batch: Vec<usize>,
+    /// Batch dims of rhs (paired with `lhs_batch`).
+    pub rhs_batch: Vec<usize>,
+    /// Contracting dims of lhs.
+    pub lhs_contract: Vec<usize>,
+    /// Contracting dims of rhs (paired with `lhs_contract`).
+    pub rhs_contract: Vec<usize>,
+}
+
+/// Every operation the executor knows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Copies input 0 to output 0 (same bytes; also used after load-time folding).
+    Identity,
+    /// Same elements, new static shape (the output tensor's).
+    Reshape,
+    /// Elementwise unary function (f32; int8 for the activations real models quantize).
+    Unary(UnaryOp),
+    /// Elementwise binary function with a fused activation.
+    Binary {
+        /// The function.
+        op: BinaryOp,
+        /// Fused activation.
+        activation: Activation,
+    },
+    /// Elementwise comparison, bool output.
+    Compare(CompareOp),
+    /// `out = cond ? a : b` with broadcasting (inputs cond, a, b).
+    Select,
+    /// Converts between dtypes (value conversion, like TFLite CAST / StableHLO convert).
+    Cast,
+    /// Quantizes f32 to int8/uint8/int16, or requantizes between quantized types.
+    Quantize,
+    /// Dequantizes int8/uint8/int16 to f32, or converts f16/bf16 to f32.
+    Dequantize,
+    /// 2-D convolution.
+    Conv2d(Conv2dAttrs),
+    /// Depthwise 2-D convolution.
+    DepthwiseConv2d(DepthwiseAttrs),
+    /// `out[.., n] = x[.., k] · w[n, k]ᵀ + bias`; inputs x, w, optional bias.
+    FullyConnected {
+        /// Fused activation.
+        activation: Activation,
+    },
+    /// Batched matrix product with broadcast batch dims (inputs x, y).
+    BatchMatMul {
+        /// Transpose the last two dims of x.
+        adj_x: bool,
+        /// Transpose the last two dims of y.
+        adj_y: bool,
+    },
+    /// General dot product (StableHLO `dot_general`).
+    DotGeneral(DotGeneralAttrs),
+    /// 2-D pooling.
+    Pool2d(Pool2dAttrs),
+    /// Reduction over `axes` (sorted, unique).
+    Reduce {
+        /// The reduction.
+        op: ReduceOp,
+        /// Axes reduced.
+        axes: Vec<usize>,
+        /// Keep reduced axes as size 1 (the output shape tells; kept for documentation).
+        keep_dims: bool,
+    },
+    /// Index of the max/min along an axis (output i32 or i64).
+    ArgReduce {
+        /// true: argmax, false: argmin.
+        max: bool,
+        /// Axis reduced.
+        axis: usize,
+    },
+    /// Softmax along `axis`: exp(beta·x) normalized.
+    Softmax {
+        /// Input scale.
+        beta: f32,
+        /// Axis normalized.
+        axis: usize,
+    },
+    /// log(softmax(x)) along `axis`.
+    LogSoftmax {
+        /// Axis normalized.
+        axis: usize,
+    },
+    /// Permutes dims: `out.dims[i] = in.dims[perm[i]]`.
+    Transpose {
+        /// The permutation.
+        perm: Vec<usize>,
+    },
+    /// Concatenates all inputs along `axis`.
+    Concat {
+        /// Axis.
+        axis: usize,
+        /// Fused activation.
+        activation: Activation,
+    },
+    /// Splits input 0 along `axis` into the outputs (sizes from the output shapes).
+    Split {
+        /// Axis.
+        axis: usize,
+    },
+    /// Strided slice: `out[i] = in[begin + i * stride]` per dim over the output's extent
+    /// (`slice_shape`, before any dims are dropped by the output shape).
+    Slice {
+        /// Start index per dim.
+        begin: Vec<usize>,
+        /// Step per dim (negative walks backwards).
+        stride: Vec<isize>,
+        /// Extent per dim of the sliced (un-squeezed) result.
+        slice_shape: Vec<usize>,
+    },
+    /// Pads each dim by `before[i]`/`after[i]`.
+    Pad {
+        /// Elements before, per dim.
+        before: Vec<usize>,
+        /// Elements after, per dim.
+        after: Vec<usize>,
+        /// Fill mode.
+        mode: PadMode,
+    },
+    /// Gathers slices of input 0 along `axis` at the i32/i64 indices of input 1.
+    Gather {
+        /// Axis gathered.
+        axis: usize,
+        /// Leading batch dims shared by params and indices.
+        batch_dims: usize,
+    },
+    /// Gathers slices addressed by the last dim of the indices (TF gather_nd).
+    GatherNd,
+    /// Repeats the input `multiples[i]` times along each dim.
+    Tile {
+        /// Repeats per dim.
+        multiples: Vec<usize>,
+    },
+    /// Broadcasts input 0 numpy-style to the output shape (also FILL from a scalar).
+    BroadcastTo,
+    /// Resizes the H and W dims of an NHWC tensor to the output shape.
+    Resize {
+        /// Interpolation.
+        mode: ResizeMode,
+        /// Align corners.
+        align_corners: bool,
+        /// Half-pixel centers.
+        half_pixel_centers: bool,
+    },
+    /// Rearranges depth into blocks of space (NHWC).
+    DepthToSpace {
+        /// Block size.
+        block: usize,
+    },
+    /// Rearranges blocks of space into depth (NHWC).
+    SpaceToDepth {
+        /// Block size.
+        block: usize,
+    },
+    /// Cumulative sum along `axis`.
+    Cumsum {
+        /// Axis.
+        axis: usize,
+        /// Exclude the current element.
+        exclusive: bool,
+        /// Accumulate from the end.
+        reverse: bool,
+    },
+    /// Fills the output with 0, 1, 2, ... along `dim` (StableHLO iota).
+    Iota {
+        /// Dimension that counts.
+        dim: usize,
+    },
+    /// Calls a subgraph: inputs map to its inputs, its outputs to ours.
+    Call {
+        /// Callee.
+        subgraph: SubgraphId,
+    },
+    /// `if input0 { then } else { else }` with the remaining inputs passed to the branch.
+    If {
+        /// Taken when the bool/int scalar condition is true/non-zero.
+        then_branch: SubgraphId,
+        /// Taken otherwise.
+        else_branch: SubgraphId,
+    },
+    /// `while cond(state) { state = body(state) }`; inputs are the initial state, outputs the
+    /// final state.
+    While {
+        /// Condition subgraph (state -> bool scalar).
+        cond: SubgraphId,
+        /// Body subgraph (state -> state).
+        body: SubgraphId,
+    },
+    /// Runs `init` once per loaded model (the first invoke), no inputs or outputs.
+    CallOnce {
+        /// Initialization subgraph.
+        init: SubgraphId,
+    },
+    /// Produces the handle (resource id) of a resource variable.
+    VarHandle {
+        /// Index in [`Graph::resources`](super::Graph::resources).
+        resource: usize,
+    },
+    /// Reads the current value of the variable whose handle is input 0.
+    ReadVariable,
+    /// Stores input 1 into the variable whose handle is input 0.
+    AssignVariable,
+}
+
+impl Op {
+    /// A short name for errors and profiles.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Identity => "Identity",
+            Op::Reshape => "Reshape",
+            Op::Unary(_) => "Unary",
+            Op::Binary { .. } => "Binary",
+            Op::Compare(_) => "Compare",
+            Op::Select => "Select",
+            Op::Cast => "Cast",
+            Op::Quantize => "Quantize",
+            Op::Dequantize => "Dequantize",
+            Op::Conv2d(_) => "Conv2d",
+            Op::DepthwiseConv2d(_) => "DepthwiseConv2d",
+            Op::FullyConnected { .. } => "FullyConnected",
+            Op::BatchMatMul { .. } => "BatchMatMul",
+            Op::DotGeneral(_) => "DotGeneral",
+            Op::Pool2d(_) => "Pool2d",
+            Op::Reduce { .. } => "Reduce",
+            Op::ArgReduce { .. } => "ArgReduce",
+            Op::Softmax { .. } => "Softmax",
+            Op::LogSoftmax { .. } => "LogSoftmax",
+            Op::Transpose { .. } => "Transpose",
+            Op::Concat { .. } => "Concat",
+            Op::Split { .. } => "Split",
+            Op::Slice { .. } => "Slice",
+            Op::Pad { .. } => "Pad",
+            Op::Gather { .. } => "Gather",
+            Op::GatherNd => "GatherNd",
+            Op::Tile { .. } => "Tile",
+            Op::BroadcastTo => "BroadcastTo",
+            Op::Resize { .. } => "Resize",
+            Op::DepthToSpace { .. } => "DepthToSpace",
+            Op::SpaceToDepth { .. } => "SpaceToDepth",
+            Op::Cumsum { .. } => "Cumsum",
+            Op::Iota { .. } => "Iota",
+            Op::Call { .. } => "Call",
+            Op::If { .. } => "If",
+            Op::While { .. } => "While",
+            Op::CallOnce { .. } => "CallOnce",
+            Op::VarHandle { .. } => "VarHandle",
+            Op::ReadVariable => "ReadVariable",
+            Op::AssignVariable => "AssignVariable",
+        }
+    }
+}
+
+/// Output dtype of a [`Op::Cast`] is the output tensor's; this helper names valid casts.
+pub fn cast_supported(from: DType, to: DType) -> bool {
+    !matches!(from, DType::Resource) && !matches!(to, DType::Resource)
+}

@@ -1,0 +1,3 @@
+//! Architecture-specific set-up of the guest. Only x86_64 today.
+
+pub mod x86_64;

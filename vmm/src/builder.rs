@@ -1,0 +1,500 @@
+//! Building and starting a VM: [`VmConfig`] → [`VmBuilder`] (register devices) →
+//! [`VmBuilder::start`] → [`RunningVm`].
+//!
+//! ```no_run
+//! # fn main() -> Result<(), vmm::Error> {
+//! let kernel: &[u8] = &[]; // e.g. cerebro_guest_image::KERNEL
+//! let builder = vmm::VmBuilder::new(vmm::VmConfig::default())?;
+//! let mut vm = builder.start(kernel)?;
+//! let ready_at = vm.wait_ready()?;
+//! println!("{}", vm.console().text());
+//! let exit = vm.wait()?;
+//! # Ok(()) }
+//! ```
+
+use std::os::unix::thread::JoinHandleExt;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use event_manager::{EventManager, EventOps, EventSet, Events, MutEventSubscriber, SubscriberOps};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
+use vmm_sys_util::eventfd::EventFd;
+
+use crate::arch::x86_64::boot_info::{BootInfo, BOOT_INFO_MAGIC};
+use crate::arch::x86_64::cpuid::{self, HostSimd};
+use crate::arch::x86_64::layout::{
+    BOOT_INFO_ADDR, CMDLINE_ADDR, CMDLINE_MAX, DEVICE_WINDOW_BASE, DEVICE_WINDOW_SIZE, GDT_ADDR,
+    IDT_ADDR, LARGE_PAGE_SIZE, MAX_RAM, MIN_RAM, RING0_STACK_TOP, TSS_ADDR,
+};
+use crate::arch::x86_64::{gdt, idt, paging, regs, tss};
+use crate::devices::bus::{MmioBus, MmioDevice};
+use crate::devices::ports::USER_PORTS;
+use crate::devices::serial::{ConsoleLog, SerialConsole};
+use crate::error::{Error, GuestError};
+use crate::loader::KernelImage;
+use crate::stop::{self, StopReason, StopToken};
+use crate::vstate::memory;
+use crate::vstate::vcpu::{Progress, Vcpu, VmExit};
+use crate::vstate::vm::Vm;
+use crate::watchdog::Watchdog;
+
+/// A device's event handler, run on the VM's event-manager thread.
+pub type DeviceSubscriber = Arc<Mutex<dyn MutEventSubscriber + Send>>;
+
+/// How guest RAM is pre-faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Populate {
+    /// All of RAM before the vCPU starts.
+    Full,
+    /// The first `eager` bytes (system area, kernel image, stack) before the vCPU starts; the rest
+    /// on a background thread while the guest boots. Pages the guest touches before the thread
+    /// reaches them are faulted in on demand by the host kernel (slower, still correct).
+    Background {
+        /// Bytes populated before boot.
+        eager: u64,
+    },
+}
+
+/// What a VM is made of.
+#[derive(Clone, Debug)]
+pub struct VmConfig {
+    /// Guest RAM in MiB (even, 32..=3072).
+    pub mem_mib: u64,
+    /// Kernel command line (≤ 4096 bytes), e.g. `cerebro.test=pf`.
+    pub cmdline: String,
+    /// Watchdog limit armed when the vCPU starts (`None`: start disarmed).
+    pub watchdog: Option<Duration>,
+    /// How RAM is pre-faulted.
+    pub populate: Populate,
+}
+
+impl Default for VmConfig {
+    fn default() -> Self {
+        Self {
+            mem_mib: 256,
+            cmdline: String::new(),
+            watchdog: Some(Duration::from_secs(10)),
+            populate: Populate::Background { eager: 32 << 20 },
+        }
+    }
+}
+
+impl VmConfig {
+    /// RAM size in bytes, validated.
+    pub fn ram_size(&self) -> Result<u64, Error> {
+        let bytes = self
+            .mem_mib
+            .checked_mul(1 << 20)
+            .ok_or_else(|| Error::Config(format!("{} MiB of RAM is too much", self.mem_mib)))?;
+        if !(MIN_RAM..=MAX_RAM).contains(&bytes) || bytes % LARGE_PAGE_SIZE != 0 {
+            return Err(Error::Config(format!(
+                "guest memory must be an even number of MiB between {} and {} MiB, not {}",
+                MIN_RAM >> 20,
+                MAX_RAM >> 20,
+                self.mem_mib
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+/// A VM being put together: memory is allocated and registered; devices can be added.
+pub struct VmBuilder {
+    created: Instant,
+    config: VmConfig,
+    ram_size: u64,
+    vm: Vm,
+    bus: MmioBus,
+    subscribers: Vec<DeviceSubscriber>,
+    stop: StopToken,
+    console: ConsoleLog,
+}
+
+impl VmBuilder {
+    /// Opens KVM, creates the VM and its RAM (pre-faulted per `config.populate`).
+    pub fn new(config: VmConfig) -> Result<Self, Error> {
+        let created = Instant::now();
+        let ram_size = config.ram_size()?;
+        if config.cmdline.len() > CMDLINE_MAX {
+            return Err(Error::Config(format!(
+                "command line is {} bytes, the limit is {CMDLINE_MAX}",
+                config.cmdline.len()
+            )));
+        }
+        let (kvm, fd) = Vm::create()?;
+        let memory = memory::create(ram_size)?;
+        let eager = match config.populate {
+            Populate::Full => ram_size,
+            Populate::Background { eager } => eager.min(ram_size),
+        };
+        memory::populate(&memory, 0, eager)?;
+        let vm = Vm::new(kvm, fd, memory)?;
+        let stop = StopToken::new().map_err(|e| Error::Memory(format!("eventfd: {e}")))?;
+        Ok(Self {
+            created,
+            config,
+            ram_size,
+            vm,
+            bus: MmioBus::default(),
+            subscribers: Vec::new(),
+            stop,
+            console: ConsoleLog::default(),
+        })
+    }
+
+    /// Guest memory (cheap to clone; devices keep a clone).
+    pub fn memory(&self) -> &GuestMemoryMmap {
+        self.vm.memory()
+    }
+
+    /// The KVM VM, for ioctls this crate does not wrap.
+    pub fn vm(&self) -> &Vm {
+        &self.vm
+    }
+
+    /// Guest-physical base and size of the device MMIO window.
+    pub fn device_window(&self) -> (u64, u64) {
+        (DEVICE_WINDOW_BASE, DEVICE_WINDOW_SIZE)
+    }
+
+    /// Registers `device` for guest-physical `[start, start + len)` inside the device window.
+    pub fn register_mmio_device(
+        &mut self,
+        start: u64,
+        len: u64,
+        device: Arc<dyn MmioDevice>,
+    ) -> Result<(), Error> {
+        Ok(self.bus.register(start, len, device)?)
+    }
+
+    /// Makes guest writes to MMIO address `addr` (of `datamatch`, or any value) signal `event`
+    /// inside KVM (no exit to the VMM); pair it with an event subscriber.
+    pub fn register_ioevent(
+        &self,
+        event: &EventFd,
+        addr: u64,
+        datamatch: Option<u32>,
+    ) -> Result<(), Error> {
+        self.vm.register_ioevent(event, addr, datamatch)
+    }
+
+    /// Adds a subscriber to the VM's event-manager thread (started with the VM if any exist).
+    pub fn add_event_subscriber(&mut self, subscriber: DeviceSubscriber) {
+        self.subscribers.push(subscriber);
+    }
+
+    /// The token that stops this VM; devices that block must watch it.
+    pub fn stop_token(&self) -> StopToken {
+        self.stop.clone()
+    }
+
+    /// The console capture.
+    pub fn console(&self) -> ConsoleLog {
+        self.console.clone()
+    }
+
+    /// When this builder was created (the start of VM set-up).
+    pub fn created_at(&self) -> Instant {
+        self.created
+    }
+
+    /// Loads `kernel`, sets up the vCPU and starts it (and the watchdog and event threads).
+    pub fn start(self, kernel: &[u8]) -> Result<RunningVm, Error> {
+        let image = KernelImage::parse(kernel, self.ram_size)?;
+        let memory = self.vm.memory().clone();
+        let pvh_entry = image.load(&memory)?;
+        write_system_area(&memory, &image, self.ram_size, &self.config.cmdline)?;
+
+        let vcpu_fd = self.vm.create_vcpu()?;
+        let cpuid = cpuid::build(self.vm.kvm()).map_err(|source| Error::Kvm {
+            op: "KVM_GET_SUPPORTED_CPUID",
+            source,
+        })?;
+        vcpu_fd.set_cpuid2(&cpuid).map_err(|source| Error::Kvm {
+            op: "KVM_SET_CPUID2",
+            source,
+        })?;
+        regs::setup(&vcpu_fd, image.entry, HostSimd::detect())?;
+
+        stop::install_kick_handler().map_err(|source| Error::Thread {
+            name: "vCPU kick signal",
+            source,
+        })?;
+        let watchdog = Watchdog::start(self.stop.clone()).map_err(|source| Error::Thread {
+            name: "watchdog",
+            source,
+        })?;
+        if let Some(limit) = self.config.watchdog {
+            watchdog.arm(limit);
+        }
+        let event_thread = if self.subscribers.is_empty() {
+            None
+        } else {
+            Some(spawn_event_thread(self.subscribers, self.stop.clone())?)
+        };
+
+        let progress = Arc::new(Progress::default());
+        let vcpu = Vcpu {
+            fd: vcpu_fd,
+            memory: memory.clone(),
+            serial: SerialConsole::new(self.console.clone()),
+            bus: Arc::new(self.bus),
+            stop: self.stop.clone(),
+            progress: progress.clone(),
+        };
+        let vcpu_thread = std::thread::Builder::new()
+            .name("cerebro-vcpu0".into())
+            .spawn(move || vcpu.run())
+            .map_err(|source| Error::Thread {
+                name: "vCPU",
+                source,
+            })?;
+        self.stop
+            .set_vcpu_thread(Some(vcpu_thread.as_pthread_t() as libc::pthread_t));
+
+        let populate_thread = match self.config.populate {
+            Populate::Background { eager } if eager < self.ram_size => {
+                let (memory, stop, ram_size) = (memory.clone(), self.stop.clone(), self.ram_size);
+                let thread = std::thread::Builder::new()
+                    .name("cerebro-populate".into())
+                    .spawn(move || populate_in_chunks(&memory, eager, ram_size, &stop))
+                    .map_err(|source| Error::Thread {
+                        name: "memory populate",
+                        source,
+                    })?;
+                Some(thread)
+            }
+            _ => None,
+        };
+
+        Ok(RunningVm {
+            _vm: self.vm,
+            created: self.created,
+            stop: self.stop,
+            progress,
+            console: self.console,
+            watchdog,
+            memory,
+            vcpu_thread: Some(vcpu_thread),
+            event_thread,
+            populate_thread,
+            outcome: None,
+            pvh_entry,
+        })
+    }
+}
+
+/// Writes the GDT, IDT, TSS, page tables, boot info and command line.
+fn write_system_area(
+    memory: &GuestMemoryMmap,
+    image: &KernelImage<'_>,
+    ram_size: u64,
+    cmdline: &str,
+) -> Result<(), Error> {
+    let write = |bytes: &[u8], addr: u64, what: &str| {
+        memory
+            .write_slice(bytes, GuestAddress(addr))
+            .map_err(|e| Error::Memory(format!("writing the {what} at {addr:#x}: {e}")))
+    };
+    let gdt: Vec<u8> = gdt::gdt_entries()
+        .iter()
+        .flat_map(|e| e.to_le_bytes())
+        .collect();
+    write(&gdt, GDT_ADDR, "GDT")?;
+    write(
+        &idt::build(image.stubs.table, image.stubs.stride),
+        IDT_ADDR,
+        "IDT",
+    )?;
+    write(&tss::build(RING0_STACK_TOP, &USER_PORTS), TSS_ADDR, "TSS")?;
+    for page in paging::build(ram_size, &image.segments) {
+        write(&page.to_bytes(), page.addr, "page tables")?;
+    }
+    write(cmdline.as_bytes(), CMDLINE_ADDR, "command line")?;
+    let info = BootInfo {
+        magic: BOOT_INFO_MAGIC,
+        size: std::mem::size_of::<BootInfo>() as u64,
+        ram_size,
+        device_window_base: DEVICE_WINDOW_BASE,
+        device_window_size: DEVICE_WINDOW_SIZE,
+        cmdline_addr: CMDLINE_ADDR,
+        cmdline_len: cmdline.len() as u64,
+        reserved: 0,
+    };
+    memory
+        .write_obj(info, GuestAddress(BOOT_INFO_ADDR))
+        .map_err(|e| Error::Memory(format!("writing the boot info: {e}")))
+}
+
+/// Populates `[from, to)` in 64 MiB steps, giving up early if the VM stops.
+fn populate_in_chunks(memory: &GuestMemoryMmap, from: u64, to: u64, stop: &StopToken) {
+    const CHUNK: u64 = 64 << 20;
+    let mut at = from;
+    while at < to && !stop.is_stopped() {
+        let len = CHUNK.min(to - at);
+        if let Err(error) = memory::populate(memory, at, len) {
+            tracing::warn!("background populate: {error}");
+            return;
+        }
+        at += len;
+    }
+}
+
+/// Watches the stop eventfd so the event loop wakes and ends when the VM stops.
+struct StopWatcher {
+    fd: std::os::fd::RawFd,
+}
+
+impl MutEventSubscriber for StopWatcher {
+    fn process(&mut self, _events: Events, _ops: &mut EventOps) {}
+
+    fn init(&mut self, ops: &mut EventOps) {
+        if let Err(error) = ops.add(Events::new_raw(self.fd, EventSet::IN)) {
+            tracing::warn!("event manager: cannot watch the stop eventfd: {error:?}");
+        }
+    }
+}
+
+fn spawn_event_thread(
+    subscribers: Vec<DeviceSubscriber>,
+    stop: StopToken,
+) -> Result<JoinHandle<()>, Error> {
+    let mut manager = EventManager::<DeviceSubscriber>::new().map_err(|e| Error::Thread {
+        name: "event manager",
+        source: std::io::Error::other(format!("{e:?}")),
+    })?;
+    for subscriber in subscribers {
+        manager.add_subscriber(subscriber);
+    }
+    manager.add_subscriber(Arc::new(Mutex::new(StopWatcher {
+        fd: stop.event_fd(),
+    })));
+    std::thread::Builder::new()
+        .name("cerebro-events".into())
+        .spawn(move || {
+            while !stop.is_stopped() {
+                if let Err(error) = manager.run() {
+                    tracing::error!("event manager: {error:?}");
+                    break;
+                }
+            }
+        })
+        .map_err(|source| Error::Thread {
+            name: "event manager",
+            source,
+        })
+}
+
+/// A started VM. Dropping it stops the guest and joins its threads.
+pub struct RunningVm {
+    _vm: Vm,
+    created: Instant,
+    stop: StopToken,
+    progress: Arc<Progress>,
+    console: ConsoleLog,
+    watchdog: Watchdog,
+    memory: GuestMemoryMmap,
+    vcpu_thread: Option<JoinHandle<Result<VmExit, GuestError>>>,
+    event_thread: Option<JoinHandle<()>>,
+    populate_thread: Option<JoinHandle<()>>,
+    outcome: Option<Result<VmExit, GuestError>>,
+    pvh_entry: Option<u64>,
+}
+
+impl RunningVm {
+    /// Waits until the guest reports ready and returns when it did. If the guest ends first,
+    /// returns why (a fault, the watchdog, an exit status before ready...).
+    pub fn wait_ready(&mut self) -> Result<Instant, Error> {
+        let state = self.progress.wait_ready_or_end();
+        if let Some(at) = state.ready_at {
+            return Ok(at);
+        }
+        match self.join_vcpu() {
+            Ok(VmExit::Exited { status }) => Err(GuestError::ExitedBeforeReady(status).into()),
+            Ok(VmExit::Stopped) => Err(GuestError::StoppedBeforeReady.into()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Waits for the guest to end and returns how it ended.
+    pub fn wait(mut self) -> Result<VmExit, Error> {
+        Ok(self.join_vcpu()?)
+    }
+
+    /// Stops the guest (it ends with [`VmExit::Stopped`] unless it already ended otherwise).
+    pub fn stop(&self) {
+        self.stop.stop(StopReason::Host);
+    }
+
+    /// The watchdog (arm / re-arm / disarm per job).
+    pub fn watchdog(&self) -> &Watchdog {
+        &self.watchdog
+    }
+
+    /// The token that stops this VM.
+    pub fn stop_token(&self) -> StopToken {
+        self.stop.clone()
+    }
+
+    /// The guest's console output.
+    pub fn console(&self) -> &ConsoleLog {
+        &self.console
+    }
+
+    /// Guest memory.
+    pub fn memory(&self) -> &GuestMemoryMmap {
+        &self.memory
+    }
+
+    /// When VM set-up began ([`VmBuilder::new`]).
+    pub fn created_at(&self) -> Instant {
+        self.created
+    }
+
+    /// When the guest reported ready, if it has.
+    pub fn ready_at(&self) -> Option<Instant> {
+        self.progress.snapshot().ready_at
+    }
+
+    /// The kernel's PVH entry point (other VMMs use it; this one enters at the ELF entry).
+    pub fn pvh_entry(&self) -> Option<u64> {
+        self.pvh_entry
+    }
+
+    fn join_vcpu(&mut self) -> Result<VmExit, GuestError> {
+        if let Some(thread) = self.vcpu_thread.take() {
+            let result = thread.join().unwrap_or(Err(GuestError::VcpuPanicked));
+            self.stop.set_vcpu_thread(None);
+            self.console.flush_partial_line();
+            self.outcome = Some(result);
+            // The guest is gone: let the other threads end.
+            self.stop.stop(StopReason::Host);
+            self.watchdog.disarm();
+        }
+        match self.outcome.take() {
+            Some(Ok(exit)) => {
+                self.outcome = Some(Ok(exit));
+                Ok(exit)
+            }
+            Some(Err(error)) => Err(error),
+            None => Err(GuestError::VcpuPanicked),
+        }
+    }
+}
+
+impl Drop for RunningVm {
+    fn drop(&mut self) {
+        if self.vcpu_thread.is_some() {
+            self.stop.stop(StopReason::Host);
+            let _ = self.join_vcpu();
+        }
+        self.stop.stop(StopReason::Host);
+        for thread in [self.event_thread.take(), self.populate_thread.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = thread.join();
+        }
+    }
+}

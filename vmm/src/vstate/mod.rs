@@ -1,0 +1,5 @@
+//! KVM state: the VM (memory slots, ioeventfds) and its vCPU (exit loop).
+
+pub mod memory;
+pub mod vcpu;
+pub mod vm;

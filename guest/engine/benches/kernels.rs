@@ -9,6 +9,16 @@ use cerebro_engine::executor::kernels::{Activation, Isa};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+static FILTER: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Whether the benchmark named `name` was selected by the command-line filter.
+fn on(name: &str) -> bool {
+    FILTER
+        .get()
+        .and_then(|f| f.as_deref())
+        .is_none_or(|f| name.contains(f))
+}
+
 /// Best time of repeated runs of `f` (at least `min_runs`, at least ~0.3 s in total).
 fn best_time(mut f: impl FnMut(), min_runs: usize) -> Duration {
     f();
@@ -44,6 +54,9 @@ fn isa_name(isa: Isa) -> &'static str {
 }
 
 fn bench_gemm(label: &str, m: usize, k: usize, n: usize) {
+    if !on(&format!("gemm {label} {m}x{k}x{n}")) {
+        return;
+    }
     let a = fill(m * k, 1);
     let b = fill(k * n, 2);
     let packed = PackedB::from_kn(&b, k, n, None).unwrap();
@@ -82,6 +95,9 @@ fn bench_gemm(label: &str, m: usize, k: usize, n: usize) {
 }
 
 fn bench_conv(label: &str, g: ConvGeometry) {
+    if !on(&format!("conv {label}")) {
+        return;
+    }
     let input = fill(g.input_len().unwrap(), 3);
     let filter = fill(g.out_c * g.patch_depth(), 4);
     let packed = conv::pack_conv_filter(&g, &filter, Some(&vec![0.1; g.out_c])).unwrap();
@@ -117,6 +133,9 @@ fn bench_conv(label: &str, g: ConvGeometry) {
 }
 
 fn bench_depthwise(label: &str, g: ConvGeometry) {
+    if !on(&format!("dwconv {label}")) {
+        return;
+    }
     let input = fill(g.input_len().unwrap(), 5);
     let filter = fill(g.kernel_h * g.kernel_w * g.out_c, 6);
     let bias = vec![0.1; g.out_c];
@@ -150,8 +169,148 @@ fn bench_depthwise(label: &str, g: ConvGeometry) {
     println!("{line}");
 }
 
+/// One convolution layer of MobileNetV2 (224x224, width 1.0).
+#[derive(Clone, Copy)]
+enum Layer {
+    /// Full conv (stem, or a 1x1 expand/project).
+    Conv(ConvGeometry),
+    /// Depthwise 3x3.
+    Depthwise(ConvGeometry),
+}
+
+fn mobilenet_v2_layers() -> Vec<Layer> {
+    let mut v = Vec::new();
+    let geo = |hw: usize, cin: usize, cout: usize, k: usize, s: usize| {
+        ConvGeometry::new(
+            1,
+            (hw, hw, cin),
+            cout,
+            (k, k),
+            (s, s),
+            (1, 1),
+            Padding::Same,
+        )
+        .unwrap()
+    };
+    v.push(Layer::Conv(geo(224, 3, 32, 3, 2)));
+    let mut hw = 112;
+    let mut cin = 32;
+    for (t, c, n, s) in [
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    ] {
+        for i in 0..n {
+            let stride = if i == 0 { s } else { 1 };
+            let mid = cin * t;
+            if t != 1 {
+                v.push(Layer::Conv(geo(hw, cin, mid, 1, 1)));
+            }
+            v.push(Layer::Depthwise(geo(hw, mid, mid, 3, stride)));
+            hw = hw.div_ceil(stride);
+            v.push(Layer::Conv(geo(hw, mid, c, 1, 1)));
+            cin = c;
+        }
+    }
+    v.push(Layer::Conv(geo(7, 320, 1280, 1, 1)));
+    v
+}
+
+/// Sum of the f32 conv + depthwise kernel times over MobileNetV2's layers (plus the classifier
+/// FC), per ISA: what the whole model costs in these kernels.
+fn bench_mobilenet_f32_layers() {
+    let layers = mobilenet_v2_layers();
+    let fc = PackedB::from_nk(&fill(1280 * 1000, 9), 1000, 1280, Some(&fill(1000, 10))).unwrap();
+    for &isa in Isa::available() {
+        let (mut conv_t, mut dw_t, mut flops) = (0.0, 0.0, 0.0);
+        for l in &layers {
+            match *l {
+                Layer::Conv(g) => {
+                    let input = fill(g.input_len().unwrap(), 3);
+                    let packed = conv::pack_conv_filter(
+                        &g,
+                        &fill(g.out_c * g.patch_depth(), 4),
+                        Some(&fill(g.out_c, 1)),
+                    )
+                    .unwrap();
+                    let mut out = vec![0.0f32; g.output_len().unwrap()];
+                    let mut scratch = vec![0.0f32; conv::conv2d_scratch_len(&g)];
+                    let t = best_time(
+                        || {
+                            conv::conv2d_f32(
+                                isa,
+                                &g,
+                                &input,
+                                &packed,
+                                Activation::Relu6,
+                                &mut out,
+                                &mut scratch,
+                            )
+                            .unwrap();
+                            black_box(&out);
+                        },
+                        3,
+                    );
+                    conv_t += t.as_secs_f64();
+                    flops += 2.0 * (g.out_pixels() * g.patch_depth() * g.out_c) as f64;
+                }
+                Layer::Depthwise(g) => {
+                    let input = fill(g.input_len().unwrap(), 5);
+                    let filter = fill(9 * g.out_c, 6);
+                    let bias = fill(g.out_c, 7);
+                    let mut out = vec![0.0f32; g.output_len().unwrap()];
+                    let t = best_time(
+                        || {
+                            conv::depthwise_conv2d_f32(
+                                isa,
+                                &g,
+                                &input,
+                                &filter,
+                                Some(&bias),
+                                Activation::Relu6,
+                                &mut out,
+                            )
+                            .unwrap();
+                            black_box(&out);
+                        },
+                        3,
+                    );
+                    dw_t += t.as_secs_f64();
+                    flops += 2.0 * (g.output_len().unwrap() * 9) as f64;
+                }
+            }
+        }
+        let x = fill(1280, 8);
+        let mut y = vec![0.0f32; 1000];
+        let mut scratch = vec![0.0f32; conv::fully_connected_scratch_len(1, 1280)];
+        let fc_t = best_time(
+            || {
+                conv::fully_connected_f32(isa, &x, 1, &fc, Activation::None, &mut y, &mut scratch)
+                    .unwrap();
+                black_box(&y);
+            },
+            3,
+        )
+        .as_secs_f64();
+        let total = conv_t + dw_t + fc_t;
+        println!(
+            "mobilenetv2 f32 layer sum {:<9} conv {:7.3} ms  depthwise {:7.3} ms  fc {:6.3} ms  total {:7.3} ms ({:.1} GFLOP/s)",
+            isa_name(isa), conv_t * 1e3, dw_t * 1e3, fc_t * 1e3, total * 1e3, flops / total / 1e9
+        );
+    }
+}
+
 fn main() {
+    // Optional substring filter: `cargo bench -p cerebro-engine --bench kernels -- dwconv`.
+    let _ = FILTER.set(std::env::args().skip(1).find(|a| !a.starts_with('-')));
     println!("detected ISA: {}", isa_name(Isa::detect()));
+    if on("mobilenetv2 f32 layers") {
+        bench_mobilenet_f32_layers();
+    }
     for s in [256, 512, 1024] {
         bench_gemm("square", s, s, s);
     }

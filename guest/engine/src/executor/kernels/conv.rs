@@ -142,7 +142,10 @@ impl ConvGeometry {
         if self.kernel_h == 0 || self.kernel_w == 0 {
             return Err(KernelError::InvalidParam("zero filter size"));
         }
-        if self.groups == 0 || self.in_c % self.groups != 0 || self.out_c % self.groups != 0 {
+        if self.groups == 0
+            || !self.in_c.is_multiple_of(self.groups)
+            || !self.out_c.is_multiple_of(self.groups)
+        {
             return Err(KernelError::InvalidParam(
                 "groups must divide in_c and out_c",
             ));
@@ -226,37 +229,128 @@ pub(crate) struct Im2col<'a, T> {
 }
 
 impl<T: Copy> Im2col<'_, T> {
+    /// Splits an output row index into `(batch, oy, ox)`.
+    #[inline]
+    pub fn split_row(&self, row: usize) -> (usize, usize, usize) {
+        let g = self.geo;
+        let per_img = g.out_h * g.out_w;
+        (row / per_img, (row % per_img) / g.out_w, row % g.out_w)
+    }
+
+    /// The row after `(b, oy, ox)`.
+    #[inline]
+    pub fn next_row(&self, (b, oy, ox): (usize, usize, usize)) -> (usize, usize, usize) {
+        if ox + 1 < self.geo.out_w {
+            (b, oy, ox + 1)
+        } else if oy + 1 < self.geo.out_h {
+            (b, oy + 1, 0)
+        } else {
+            (b + 1, 0, 0)
+        }
+    }
+
     /// Calls `f(p, run)` for the row `row`'s columns `k0 .. k0 + kc`, one contiguous run of
-    /// input channels at a time (`run` is `None` for padding of that many columns).
+    /// input channels at a time (`Err(n)` for `n` columns of padding).
     #[inline]
     pub fn for_runs(
         &self,
         row: usize,
         k0: usize,
         kc: usize,
+        f: impl FnMut(usize, Result<&[T], usize>),
+    ) {
+        self.for_runs_at(self.split_row(row), k0, kc, f)
+    }
+
+    /// [`Self::for_runs`] for an already split row.
+    #[inline]
+    pub fn for_runs_at(
+        &self,
+        (b, oy, ox): (usize, usize, usize),
+        k0: usize,
+        kc: usize,
         mut f: impl FnMut(usize, Result<&[T], usize>),
     ) {
         let g = self.geo;
-        let per_img = g.out_h * g.out_w;
-        let b = row / per_img;
-        let oy = (row % per_img) / g.out_w;
-        let ox = row % g.out_w;
         let cg = self.cg;
-        let mut ci = k0 % cg;
-        let mut kx = (k0 / cg) % g.kernel_w;
-        let mut ky = k0 / (cg * g.kernel_w);
+        let (mut ky, mut kx, mut ci) = if k0 == 0 {
+            (0, 0, 0)
+        } else {
+            (k0 / (cg * g.kernel_w), (k0 / cg) % g.kernel_w, k0 % cg)
+        };
         let mut p = 0;
+        let img = b * g.in_h;
         while p < kc {
+            let iy = g.in_y(oy, ky);
+            if ci == 0 && iy.is_none() && kx == 0 && kc - p >= cg * g.kernel_w {
+                // A whole filter row above or below the input.
+                f(p, Err(cg * g.kernel_w));
+                p += cg * g.kernel_w;
+                ky += 1;
+                continue;
+            }
             let run = (cg - ci).min(kc - p);
-            match (g.in_y(oy, ky), g.in_x(ox, kx)) {
+            match (iy, g.in_x(ox, kx)) {
                 (Some(iy), Some(ix)) => {
-                    let s = ((b * g.in_h + iy) * g.in_w + ix) * g.in_c + self.c0 + ci;
+                    let s = ((img + iy) * g.in_w + ix) * g.in_c + self.c0 + ci;
                     f(p, Ok(&self.input[s..s + run]));
                 }
                 _ => f(p, Err(run)),
             }
             p += run;
             ci += run;
+            if ci == cg {
+                ci = 0;
+                kx += 1;
+                if kx == g.kernel_w {
+                    kx = 0;
+                    ky += 1;
+                }
+            }
+        }
+    }
+}
+
+impl Im2col<'_, f32> {
+    /// Packs `MR` output pixels of one output row (`ox .. ox + MR`): for each patch column,
+    /// the `MR` input values are `stride_w * in_c` apart.
+    fn pack_panel_same_row(
+        &self,
+        (b, oy, ox): (usize, usize, usize),
+        k0: usize,
+        kc: usize,
+        dst: &mut [f32],
+    ) {
+        let g = self.geo;
+        let cg = self.cg;
+        let (mut ky, mut kx, mut ci) = (k0 / (cg * g.kernel_w), (k0 / cg) % g.kernel_w, k0 % cg);
+        let step = g.stride_w * g.in_c;
+        let img = b * g.in_h;
+        for d in dst[..kc * MR].chunks_exact_mut(MR) {
+            let d: &mut [f32; MR] = d.try_into().unwrap_or_else(|_| unreachable!());
+            let ix0 = (ox * g.stride_w + kx * g.dilation_w) as isize - g.pad_left as isize;
+            let ix_last = ix0 + ((MR - 1) * g.stride_w) as isize;
+            match g.in_y(oy, ky) {
+                Some(iy) if ix0 >= 0 && (ix_last as usize) < g.in_w => {
+                    let base = ((img + iy) * g.in_w + ix0 as usize) * g.in_c + self.c0 + ci;
+                    let src = &self.input[base..base + (MR - 1) * step + 1];
+                    for (i, v) in d.iter_mut().enumerate() {
+                        *v = src[i * step];
+                    }
+                }
+                Some(iy) => {
+                    for (i, v) in d.iter_mut().enumerate() {
+                        let ix = ix0 + (i * g.stride_w) as isize;
+                        *v = if ix >= 0 && (ix as usize) < g.in_w {
+                            self.input[((img + iy) * g.in_w + ix as usize) * g.in_c + self.c0 + ci]
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                None => *d = [0.0; MR],
+            }
+            ci += 1;
             if ci == cg {
                 ci = 0;
                 kx += 1;
@@ -280,11 +374,17 @@ impl ASource for Im2col<'_, f32> {
 
     fn pack_panel(&self, row0: usize, rows: usize, k0: usize, kc: usize, dst: &mut [f32]) {
         let dst = &mut dst[..kc * MR];
+        let at = self.split_row(row0);
+        if rows == MR && self.cg < 32 && at.2 + MR <= self.geo.out_w {
+            self.pack_panel_same_row(at, k0, kc, dst);
+            return;
+        }
         if rows < MR {
             dst.fill(0.0);
         }
+        let mut at = at;
         for i in 0..rows {
-            self.for_runs(row0 + i, k0, kc, |p, run| match run {
+            self.for_runs_at(at, k0, kc, |p, run| match run {
                 Ok(vals) => {
                     for (q, v) in vals.iter().enumerate() {
                         dst[(p + q) * MR + i] = *v;
@@ -296,6 +396,7 @@ impl ASource for Im2col<'_, f32> {
                     }
                 }
             });
+            at = self.next_row(at);
         }
     }
 }
@@ -429,7 +530,7 @@ pub fn depthwise_conv2d_f32(
     output: &mut [f32],
 ) -> KernelResult {
     geo.validate()?;
-    if geo.in_c == 0 || geo.out_c % geo.in_c != 0 || geo.groups != 1 {
+    if geo.in_c == 0 || !geo.out_c.is_multiple_of(geo.in_c) || geo.groups != 1 {
         return Err(KernelError::InvalidParam(
             "depthwise out_c is not a multiple of in_c",
         ));
@@ -469,7 +570,13 @@ unsafe fn depthwise_avx2(
     act: Activation,
     output: &mut [f32],
 ) {
-    depthwise_body(geo, input, filter, bias, act, output)
+    if geo.in_c == geo.out_c {
+        // SAFETY: AVX2+FMA verified by the caller; geometry validated and slice lengths
+        // checked in `depthwise_conv2d_f32`.
+        unsafe { super::dw_avx2::depthwise_mult1(geo, input, filter, bias, act.range(), output) }
+    } else {
+        depthwise_body(geo, input, filter, bias, act, output)
+    }
 }
 
 #[inline(always)]

@@ -17,6 +17,8 @@
 pub mod activation;
 mod api;
 pub mod conv;
+#[cfg(target_arch = "x86_64")]
+mod dw_avx2;
 pub mod gemm;
 pub mod pool;
 pub mod quant;

@@ -273,7 +273,7 @@ pub fn depthwise_conv2d_i8(
 ) -> KernelResult {
     geo.validate()?;
     q.check(geo.out_c)?;
-    if geo.in_c == 0 || geo.out_c % geo.in_c != 0 || geo.groups != 1 {
+    if geo.in_c == 0 || !geo.out_c.is_multiple_of(geo.in_c) || geo.groups != 1 {
         return Err(KernelError::InvalidParam(
             "depthwise out_c is not a multiple of in_c",
         ));
@@ -447,7 +447,7 @@ mod tests {
             (rng.range(1, 4), rng.range(1, 4)),
             (rng.range(1, 3), rng.range(1, 3)),
             (rng.range(1, 2), rng.range(1, 2)),
-            if case % 2 == 0 {
+            if case.is_multiple_of(2) {
                 Padding::Same
             } else {
                 Padding::Valid

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 
 const VECTORS: &str = include_str!("../testdata/litert_vectors.txt");
 
+/// A constant tensor: (dtype, shape, scales, values).
+type Const = (String, Vec<usize>, Vec<f32>, Vec<i32>);
+
 #[derive(Default)]
 struct Case {
     name: String,
@@ -19,7 +22,7 @@ struct Case {
     shapes: HashMap<String, Vec<usize>>,
     data: HashMap<String, Vec<i8>>,
     /// Constants: (dtype, shape, scales, values).
-    consts: Vec<(String, Vec<usize>, Vec<f32>, Vec<i32>)>,
+    consts: Vec<Const>,
 }
 
 impl Case {

@@ -159,6 +159,7 @@ pub(super) unsafe fn depthwise_mult1(
 }
 
 /// Channels `c8 .. out_c` of one output pixel (checked scalar code).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn tail_channels(
     g: &ConvGeometry,

@@ -209,7 +209,7 @@ pub fn parse(bytes: &[u8]) -> Result<Array, NpyError> {
     }
     let (major, minor) = (bytes[6], bytes[7]);
     let (header_len, start) = match major {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
         2 | 3 => {
             if bytes.len() < 12 {
                 return Err(NpyError::Malformed("truncated version 2 header".into()));

@@ -3,7 +3,9 @@
 //! Each front-end validates everything it reads (offsets, lengths, indices, shapes) and returns
 //! an error naming the problem; none of them panics on malformed input.
 
+pub mod detect;
 pub mod tflite;
+pub mod tensorflow;
 
 use crate::error::Result;
 use crate::executor::Model;

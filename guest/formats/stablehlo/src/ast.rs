@@ -50,8 +50,8 @@ pub struct Function {
     pub num_values: u32,
 }
 
-/// A function argument.
-#[derive(Clone, Debug, PartialEq)]
+/// A function argument (`loc_name` is debug information and is not compared).
+#[derive(Clone, Debug)]
 pub struct Argument {
     /// Its type.
     pub ty: Type,
@@ -59,6 +59,12 @@ pub struct Argument {
     pub attrs: Vec<NamedAttr>,
     /// The name in a simple `loc("name")` (JAX writes pytree paths there); not compared.
     pub loc_name: Option<String>,
+}
+
+impl PartialEq for Argument {
+    fn eq(&self, other: &Self) -> bool {
+        self.ty == other.ty && self.attrs == other.attrs
+    }
 }
 
 /// A region: a list of blocks.
@@ -371,6 +377,7 @@ impl DenseElements {
     /// Build from element bytes, canonicalising all-equal data to a splat.
     pub fn new(ty: TensorType, splat: bool, data: Vec<u8>) -> DenseElements {
         let width = ty.element.storage_bytes();
+        let splat = splat || ty.num_elements() == Some(1);
         if !splat && width > 0 && data.len() > width {
             let first = &data[..width];
             if data.chunks_exact(width).all(|c| c == first) {

@@ -339,15 +339,13 @@ fn shape_of(v: &Value) -> Option<Vec<u64>> {
                 _ => None,
             })
             .collect(),
-        Value::Map(_) => match list_items(v)? {
-            items => items
-                .into_iter()
-                .map(|d| match d {
-                    Value::Int(i) => u64::try_from(*i).ok(),
-                    _ => None,
-                })
-                .collect(),
-        },
+        Value::Map(_) => list_items(v)?
+            .into_iter()
+            .map(|d| match d {
+                Value::Int(i) => u64::try_from(*i).ok(),
+                _ => None,
+            })
+            .collect(),
         _ => None,
     }
 }

@@ -13,10 +13,52 @@
 extern crate alloc;
 
 pub mod ast;
+pub mod bytecode;
 pub mod error;
 pub mod export;
 pub mod flax;
+pub mod normalize;
 pub mod numeric;
 pub mod text;
 
 pub use error::{Error, Location, Result};
+
+/// A JAX model loaded from any of its serialized forms.
+#[derive(Clone, Debug)]
+pub struct JaxModel {
+    /// The StableHLO module.
+    pub module: ast::Module,
+    /// The `jax.export` metadata when the input was an exported blob.
+    pub exported: Option<export::Exported>,
+}
+
+/// Load a `jax.export` blob, a bare portable artifact (`.mlirbc`) or StableHLO text, telling
+/// them apart by content (bytecode magic, then UTF-8 text starting like MLIR, else a blob).
+pub fn load_jax_model(data: &[u8]) -> Result<JaxModel> {
+    if data.starts_with(bytecode::MAGIC) {
+        return Ok(JaxModel {
+            module: bytecode::parse_bytecode(data)?,
+            exported: None,
+        });
+    }
+    if let Ok(text) = core::str::from_utf8(data) {
+        let t = text.trim_start();
+        if t.starts_with("module")
+            || t.starts_with("func.func")
+            || t.starts_with('#')
+            || t.starts_with("//")
+        {
+            return Ok(JaxModel {
+                module: text::parse_module(text)?,
+                exported: None,
+            });
+        }
+    }
+    let exported = export::parse_exported(data)?;
+    let module = bytecode::parse_bytecode(&exported.mlir_module_serialized)
+        .map_err(|e| e.context("mlir_module_serialized of the jax.export blob"))?;
+    Ok(JaxModel {
+        module,
+        exported: Some(exported),
+    })
+}

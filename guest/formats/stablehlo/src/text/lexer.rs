@@ -359,7 +359,7 @@ fn hex_val(c: u8) -> u8 {
 /// Decode a hex digit string (without `0x`).
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 || !b.iter().all(|c| c.is_ascii_hexdigit()) {
+    if !b.len().is_multiple_of(2) || !b.iter().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
     Some(

@@ -28,16 +28,14 @@ pub fn parse_splits(text: &str) -> Result<Vec<Module>> {
     let mut out = Vec::new();
     let mut start = 0usize;
     let mut start_line = 1u32;
-    let mut line = 1u32;
     let mut offset = 0usize;
-    for l in text.split_inclusive('\n') {
+    for (line, l) in (1u32..).zip(text.split_inclusive('\n')) {
         if l.trim_end() == "// -----" {
             out.push(parse_piece(&text[start..offset], start_line)?);
             start = offset + l.len();
             start_line = line + 1;
         }
         offset += l.len();
-        line += 1;
     }
     out.push(parse_piece(&text[start..], start_line)?);
     Ok(out)
@@ -999,6 +997,7 @@ impl<'a> Parser<'a> {
                     (Literal::Bits(b), Some(ElementType::Float(k))) => {
                         Attr::Float(numeric::float_value(b as u64, k), ElementType::Float(k))
                     }
+                    (Literal::Int(i), Some(ElementType::Int { bits: 1, .. })) => Attr::Bool(i != 0),
                     (Literal::Int(i), t) => Attr::Int(i, t.unwrap_or(I64)),
                     (Literal::Bits(b), t) => Attr::Int(
                         i128::try_from(b).map_err(|_| self.err("integer too large"))?,

@@ -128,8 +128,77 @@ def tf1_graph(out):
         f.write("features:0\nprobs:0\n")
 
 
+class Ops(tf.Module):
+    """Covers the lowered op set through two signatures."""
+
+    def __init__(self):
+        self.k = tf.Variable(rng.standard_normal((3, 3, 3, 8)).astype(np.float32) * 0.3)
+        self.dw = tf.Variable(rng.standard_normal((3, 3, 8, 2)).astype(np.float32) * 0.3)
+        self.m = tf.Variable(rng.standard_normal((16, 5)).astype(np.float32) * 0.3)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 12, 12, 3], tf.float32, name="image")])
+    def vision(self, image):
+        x = tf.nn.conv2d(image, self.k, strides=2, padding="SAME")
+        x = tf.nn.elu(x)
+        # The raw op keeps the dilation (tf.nn.depthwise_conv2d rewrites it with SpaceToBatchND).
+        x = tf.raw_ops.DepthwiseConv2dNative(input=x, filter=self.dw, strides=[1, 1, 1, 1],
+                                             padding="SAME", dilations=[1, 2, 2, 1])
+        x = tf.nn.relu6(x)
+        a = tf.nn.avg_pool2d(x, 3, 2, "SAME")
+        b = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        c = tf.concat([a, b], axis=-1)
+        c = tf.pad(c, [[0, 0], [1, 1], [0, 2], [0, 0]])
+        c = tf.pad(c, [[0, 0], [1, 1], [2, 1], [0, 0]], mode="REFLECT")
+        c = tf.transpose(c, [0, 2, 1, 3])
+        pooled = tf.reduce_mean(c, axis=[1, 2])
+        logits = tf.matmul(pooled[:, :16], self.m)
+        s = tf.shape(c)
+        flat = tf.reshape(c, tf.stack([s[0], -1]))
+        return {"probs": tf.nn.softmax(logits),
+                "stats": tf.stack([tf.reduce_max(flat, axis=1), tf.reduce_min(flat, axis=1),
+                                   tf.reduce_sum(flat, axis=1)], axis=1),
+                "slice": c[:, 1:-1:2, ::-1, 3]}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 6], tf.float32, name="a"),
+                                  tf.TensorSpec([None, 6], tf.float32, name="b")])
+    def misc(self, a, b):
+        pos = tf.abs(a) + 0.5
+        r = tf.math.rsqrt(pos) + tf.sqrt(pos) + tf.square(b) - tf.math.log(pos)
+        r = r + tf.exp(-tf.abs(b)) + tf.sigmoid(a) * tf.tanh(b) - tf.negative(a) / pos
+        r = tf.maximum(r, b) + tf.minimum(a, b)
+        m = tf.where(tf.greater(a, b), a, b) + tf.where(tf.less(a, 0.0), 1.0, 0.0)
+        m = m + tf.cast(tf.equal(tf.cast(a > 0, tf.int32), 1), tf.float32)
+        e = tf.expand_dims(a, 1) * tf.expand_dims(b, 2)
+        bm = tf.linalg.matmul(e, e, transpose_b=True)
+        f = tf.fill(tf.shape(a), 2.0) * tf.squeeze(tf.slice(e, [0, 0, 0], [-1, 1, -1]), axis=1)
+        return {"r": r, "m": m, "bm": tf.reduce_sum(bm, axis=-1), "f": f,
+                "sel": tf.raw_ops.Select(condition=a[:, 0] > 0, x=a, y=b)}
+
+
+def ops(out):
+    m = Ops()
+    tf.saved_model.save(m, out, signatures={"serving_default": m.vision, "misc": m.misc})
+
+
+def goldens(out_dir):
+    """Inputs (batch 2 for unknown dims) and TensorFlow's outputs of every signature, in sorted
+    signature-key order."""
+    loaded = tf.saved_model.load(out_dir)
+    for sig, fn in loaded.signatures.items():
+        specs = fn.structured_input_signature[1]
+        inputs = {}
+        for k in sorted(specs):
+            shape = [2 if d is None else d for d in specs[k].shape]
+            inputs[k] = rng.standard_normal(shape).astype(specs[k].dtype.as_numpy_dtype)
+        outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        for i, k in enumerate(sorted(inputs)):
+            np.save(os.path.join(out_dir, f"golden_{sig}_in{i}.npy"), inputs[k])
+        for i, k in enumerate(sorted(outputs)):
+            np.save(os.path.join(out_dir, f"golden_{sig}_out{i}.npy"), outputs[k].numpy())
+
+
 for name, make in [("k3cnn", keras3_cnn), ("module", module), ("tfkeras", tf_keras_bn),
-                   ("tf1", tf1_graph)]:
+                   ("tf1", tf1_graph), ("ops", ops)]:
     out = os.path.join(HERE, name)
     shutil.rmtree(out, ignore_errors=True)
     make(out)
@@ -140,4 +209,5 @@ for name, make in [("k3cnn", keras3_cnn), ("module", module), ("tfkeras", tf_ker
         elif os.path.exists(p):
             os.remove(p)
     describe(out)
+    goldens(out)
 print("ok")

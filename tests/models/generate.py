@@ -1058,14 +1058,26 @@ def section_examples(reg):
     print("examples/digits: every format predicts the true label of all samples", flush=True)
 
 
-def export_keras_savedmodel(model, path):
+def export_keras_savedmodel(model, path, max_shard_bytes=None):
+    """Keras 3 SavedModel export (what model.export does: endpoint "serve", signature
+    serving_default), optionally with the variables split into several data shards."""
     import contextlib
     import io
 
+    import tensorflow as tf
+    from keras.export import ExportArchive
+    from keras.src.export.export_utils import get_input_signature
+
     if os.path.isdir(path):
         shutil.rmtree(path)
+    archive = ExportArchive()
     with contextlib.redirect_stdout(io.StringIO()):
-        model.export(path, format="tf_saved_model")
+        archive.track_and_add_endpoint("serve", model, get_input_signature(model))
+        options = None
+        if max_shard_bytes:
+            policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=max_shard_bytes)
+            options = tf.saved_model.SaveOptions(experimental_sharding_callback=policy)
+        archive.write_out(path, options=options, verbose=False)
 
 
 def write_examples_readme(folder, table, acc):
@@ -1284,6 +1296,277 @@ def emit_jax(reg, base, fn, variables, xs, what):
         reg.add({"name": name, "issue": 5, "format": fmt, "model": rel(paths[fmt]),
                  "params": rel(params) if params else None, "signature": None, "compare": "close",
                  "tolerance": 1e-5, "ops": ops, "runs": write_runs(folder, [([x], g) for x, g in zip(xs, golden)])})
+
+
+# ----------------------------------------------------------------------------------------------
+# Section: SavedModel / frozen GraphDef (issue 6)
+#
+# Input/output order for SavedModels: the signature's input keys sorted, its output keys sorted
+# (TensorFlow flattens the structured dicts in that order). For frozen GraphDefs: the Placeholder
+# nodes in the order listed in NOTES (the function's inputs) and outputs Identity, Identity_1, ...
+
+
+def savedmodel_ops(path, signature="serving_default"):
+    """TF op types reachable from a SavedModel signature's outputs (through called functions)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        sm.ParseFromString(f.read())
+    mg = sm.meta_graphs[0]
+    funcs = {fd.signature.name: fd for fd in mg.graph_def.library.function}
+    nodes = {n.name: n for n in mg.graph_def.node}
+    ops, seen_f = set(), set()
+
+    def visit_function(name):
+        if name in seen_f or name not in funcs:
+            return
+        seen_f.add(name)
+        for n in funcs[name].node_def:
+            visit_node(n)
+
+    def visit_node(n):
+        ops.add(n.op)
+        for attr in n.attr.values():
+            if attr.HasField("func"):
+                visit_function(attr.func.name)
+            for fn in attr.list.func:
+                visit_function(fn.name)
+
+    stack = [t.name.split(":")[0] for t in mg.signature_def[signature].outputs.values()]
+    done = set()
+    while stack:
+        name = stack.pop()
+        if name in done or name not in nodes:
+            continue
+        done.add(name)
+        visit_node(nodes[name])
+        stack.extend(i.lstrip("^").split(":")[0] for i in nodes[name].input)
+    return sorted(ops - {"NoOp"})
+
+
+def run_signature(path, signature, inputs):
+    """Golden from TensorFlow: inputs in sorted key order, outputs in sorted key order."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(path)
+    fn = loaded.signatures[signature]
+    keys = sorted(fn.structured_input_signature[1].keys())
+    outs = [fn(**{k: tf.constant(a) for k, a in zip(keys, x)}) for x in inputs]
+    return keys, [[o[k].numpy() for k in sorted(o.keys())] for o in outs], sorted(outs[0].keys())
+
+
+def emit_savedmodel(reg, name, path_builder, inputs, what, signature=None, graphdef=True):
+    """Builds a SavedModel with path_builder(dir), writes its fixture (goldens from TF) and,
+    if graphdef, a frozen GraphDef fixture of the same signature."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    sig = signature or "serving_default"
+    folder = fresh_dir(os.path.join(HERE, "savedmodel", name))
+    sm_dir = os.path.join(folder, "saved_model")
+    path_builder(sm_dir)
+    for root, _, files in os.walk(sm_dir):
+        for fn in files:
+            check_size(os.path.join(root, fn))
+    keys, goldens, out_keys = run_signature(sm_dir, sig, inputs)
+    NOTES[name] = what + f" (inputs {keys}, outputs {out_keys})"
+    reg.add({"name": name, "issue": 6, "format": "savedmodel", "model": rel(sm_dir), "params": None,
+             "signature": signature, "compare": "close", "tolerance": 1e-4, "ops": savedmodel_ops(sm_dir, sig),
+             "runs": write_runs(folder, list(zip(inputs, goldens)))})
+    gname = name.replace("savedmodel", "").strip("_") + "_frozen"
+    if not graphdef or not reg.wanted(gname):
+        return
+    loaded = tf.saved_model.load(sm_dir)  # keep alive: the signature references its variables
+    fn = loaded.signatures[sig]
+    frozen = convert_variables_to_constants_v2(fn)
+    gd = frozen.graph.as_graph_def()
+    in_names = [t.name for t in frozen.inputs]
+    out_names = [t.name for t in frozen.outputs]
+    # The frozen graph alone must reproduce the SavedModel's outputs.
+    imported = tf.compat.v1.wrap_function(lambda: tf.graph_util.import_graph_def(gd, name=""), [])
+    run = imported.prune([imported.graph.get_tensor_by_name(n) for n in in_names],
+                         [imported.graph.get_tensor_by_name(n) for n in out_names])
+    # Frozen inputs follow the function's arguments; map them from the sorted signature keys.
+    arg_keys = [t.name.split(":")[0] for t in fn.inputs if t.dtype != tf.resource]
+    order = [keys.index(k) for k in arg_keys]
+    runs = []
+    for x, g in zip(inputs, goldens):
+        xs = [x[i] for i in order]
+        got = [o.numpy() for o in run(*[tf.constant(a) for a in xs])]
+        assert len(got) == len(g), (gname, len(got), len(g))
+        for a, b in zip(got, g):
+            assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(b).max()), gname
+        runs.append((xs, got))
+    gfolder = fresh_dir(os.path.join(HERE, "graphdef", gname))
+    pb = os.path.join(gfolder, "model.pb")
+    with open(pb, "wb") as f:
+        f.write(gd.SerializeToString())
+    check_size(pb)
+    ops = sorted({n.op for n in gd.node} | {n.op for f in gd.library.function for n in f.node_def})
+    NOTES[gname] = (f"frozen GraphDef (convert_variables_to_constants_v2) of {name}/{sig}; input nodes "
+                    f"{in_names}, output nodes {out_names}")
+    reg.add({"name": gname, "issue": 6, "format": "graphdef", "model": rel(pb), "params": None,
+             "signature": None, "compare": "close", "tolerance": 1e-4, "ops": ops,
+             "runs": write_runs(gfolder, runs)})
+
+
+def section_savedmodel(reg):
+    import tensorflow as tf
+
+    print("== savedmodel", flush=True)
+    rng = np.random.default_rng(SEED + 6)
+    f32 = tf.float32
+
+    # Keras 3 digits CNN (the trained classifier) via model.export.
+    if reg.wanted("keras3_digits_cnn") or reg.wanted("keras3_digits_cnn_frozen"):
+        d = trained_digits_models()
+        xs = [[d["xte"][i][None, ..., None].astype(np.float32)] for i in (3, 4)]
+        emit_savedmodel(reg, "keras3_digits_cnn", lambda p: export_keras_savedmodel(d["cnn"], p), xs,
+                        "Keras 3 digits CNN (model.export), batch dimension None, run with batch 1")
+
+    # Keras 3 MobileNetV2, the same calibrated network as the TFLite fixtures; variables split
+    # into data shards under 20 MB (Keras 3 writes every weight twice: 28 MB in total).
+    if reg.wanted("keras3_mobilenet_v2"):
+        model, _, tests = calibrated_mobilenet_v2()
+        emit_savedmodel(reg, "keras3_mobilenet_v2",
+                        lambda p: export_keras_savedmodel(model, p, max_shard_bytes=12 * 1024 * 1024),
+                        [[tests[0][None]]],
+                        "Keras 3 MobileNetV2 224x224 (same calibrated weights as mobilenet_v2_f32), "
+                        "variables in several data shards (MaxShardSizePolicy 12 MB)", graphdef=False)
+
+    # tf.Module with two signatures.
+    class TwoSignatures(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(rng.normal(0, 0.5, (6, 4)).astype(np.float32), name="w")
+            self.b = tf.Variable(rng.normal(0, 0.1, (4,)).astype(np.float32), name="b")
+            self.scale = tf.Variable(1.5, name="scale")
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 6], f32, name="x")])
+        def predict(self, x):
+            return {"probs": tf.nn.softmax(tf.matmul(x, self.w) + self.b)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 6], f32, name="x"), tf.TensorSpec([None, 4], f32, name="y")])
+        def features(self, x, y):
+            h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, self.w), self.b))
+            return {"sum": h + y * self.scale, "mean": tf.reduce_mean(h, axis=1)}
+
+    def save_two(p):
+        m = TwoSignatures()
+        tf.saved_model.save(m, p, signatures={"serving_default": m.predict, "features": m.features})
+
+    if reg.wanted("tf_module_default") or reg.wanted("tf_module_features"):
+        # One SavedModel directory, two fixtures (default signature and a named one).
+        emit_savedmodel(reg, "tf_module_default", save_two,
+                        [[rng.normal(0, 1, (3, 6)).astype(np.float32)] for _ in range(2)],
+                        "tf.Module with tf.Variables and two signatures; serving_default = softmax(x W + b)")
+        emit_savedmodel(reg, "tf_module_features", save_two,
+                        [[rng.normal(0, 1, (3, 6)).astype(np.float32), rng.normal(0, 1, (3, 4)).astype(np.float32)]
+                         for _ in range(2)],
+                        "the same tf.Module through its named signature 'features' (two inputs, two outputs)",
+                        signature="features")
+
+    # Older tf.keras (tf_keras) model: batch norm as FusedBatchNormV3.
+    if reg.wanted("tf_keras_fused_bn") or reg.wanted("tf_keras_fused_bn_frozen"):
+        emit_savedmodel(reg, "tf_keras_fused_bn", lambda p: tf_keras_model(rng).save(p, save_format="tf"),
+                        [[rng.normal(0, 1, (1, 16, 16, 3)).astype(np.float32)] for _ in range(2)],
+                        "tf_keras (Keras 2) CNN: Conv2D, BatchNormalization (FusedBatchNormV3, fixed random "
+                        "moving stats), ReLU6, DepthwiseConv2D stride 2, ELU, 1x1 conv, AveragePooling, "
+                        "MaxPooling, GlobalAveragePooling, Dense softmax")
+
+    # A tf.Module using the rest of issue 6's op list (audio front-end style plus misc ops).
+    if reg.wanted("tf_ops_mix") or reg.wanted("tf_ops_mix_frozen"):
+        emit_savedmodel(reg, "tf_ops_mix", lambda p: save_ops_mix(p, rng),
+                        [[rng.normal(0, 1, (1, 6, 6, 4)).astype(np.float32),
+                          rng.normal(0, 1, (1, 400)).astype(np.float32)] for _ in range(2)],
+                        "tf.Module exercising the TF op list: framing, log-power spectrum-like front end, "
+                        "MirrorPad/Pad/Slice/StridedSlice, Pack/ConcatV2/Transpose, BatchMatMulV2, Select/"
+                        "SelectV2/Equal/Greater/Less, Shape/Fill/Cast, Squeeze/ExpandDims, elementwise math, "
+                        "pools and reductions")
+
+
+def tf_keras_model(rng):
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(SEED)
+    L = tf_keras.layers
+    m = tf_keras.Sequential([
+        L.InputLayer((16, 16, 3)),
+        L.Conv2D(8, 3, padding="same", use_bias=False),
+        L.BatchNormalization(),
+        L.ReLU(6.0),
+        L.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False),
+        L.BatchNormalization(),
+        L.ELU(),
+        L.Conv2D(12, 1),
+        L.AveragePooling2D(2),
+        L.MaxPooling2D(2, padding="same"),
+        L.GlobalAveragePooling2D(),
+        L.Dense(5, activation="softmax"),
+    ])
+    for layer in m.layers:
+        if isinstance(layer, L.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.gamma.assign(rng.uniform(0.5, 1.5, c).astype(np.float32))
+            layer.beta.assign(rng.normal(0, 0.3, c).astype(np.float32))
+            layer.moving_mean.assign(rng.normal(0, 0.5, c).astype(np.float32))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, c).astype(np.float32))
+    return m
+
+
+def save_ops_mix(path, rng):
+    import tensorflow as tf
+
+    class OpsMix(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.filt = tf.Variable(rng.normal(0, 0.3, (3, 3, 4, 4)).astype(np.float32))
+            self.dw = tf.Variable(rng.normal(0, 0.3, (3, 3, 4, 1)).astype(np.float32))
+            self.mel = tf.Variable(np.abs(rng.normal(0, 0.3, (33, 8))).astype(np.float32))
+            self.proj = tf.Variable(rng.normal(0, 0.3, (3, 8, 5)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 6, 6, 4], tf.float32, name="image"),
+                                      tf.TensorSpec([1, 400], tf.float32, name="wave")])
+        def __call__(self, image, wave):
+            # Image branch.
+            x = tf.pad(image, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")            # MirrorPad
+            x = tf.nn.conv2d(x, self.filt, 1, "VALID")                                     # Conv2D
+            x = tf.nn.depthwise_conv2d(x, self.dw, [1, 1, 1, 1], "SAME")                   # DepthwiseConv2dNative
+            x = tf.nn.elu(x) + tf.nn.relu6(x) - tf.math.sigmoid(x) * tf.math.tanh(x)
+            x = tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]])                                # Pad
+            a = tf.nn.avg_pool2d(x, 2, 1, "VALID")
+            m = tf.nn.max_pool2d(x, 2, 1, "VALID")
+            x = tf.concat([a, m], axis=-1)                                                 # ConcatV2
+            x = tf.transpose(x, [0, 3, 1, 2])                                              # Transpose
+            x = tf.slice(x, [0, 1, 0, 0], [1, 6, 5, 5])                                    # Slice
+            x = tf.squeeze(x, 0)                                                           # Squeeze
+            pos = tf.math.greater(x, 0.0)
+            neg = tf.math.less(x, -0.5)
+            x = tf.where(pos, x, tf.where(neg, tf.math.negative(x), tf.abs(x) * 0.5))      # SelectV2
+            x = tf.compat.v1.where(tf.equal(x, tf.reduce_max(x)), tf.ones_like(x), x)       # Select, Equal
+            img_out = tf.stack([tf.reduce_max(x, [1, 2]), tf.reduce_min(x, [1, 2]),
+                                tf.reduce_mean(x, [1, 2])], axis=1)                        # Pack, Max/Min/Mean
+            # Audio front end: frames of 64 with hop 48 -> |x|^2 power -> "mel" -> log.
+            w = tf.expand_dims(wave, -1)                                                   # ExpandDims
+            frames = tf.stack([w[:, i * 48:i * 48 + 64, 0] for i in range(8)], axis=1)     # StridedSlice
+            frames = frames - tf.reduce_mean(frames, axis=-1, keepdims=True)
+            spec = tf.reshape(frames, [8, 2, 32])                                          # Reshape
+            power = tf.reduce_sum(tf.square(spec), axis=1)                                 # Square, Sum
+            power = tf.concat([power, tf.reduce_max(power, axis=1, keepdims=True)], 1)     # (8, 33)
+            mel = tf.matmul(power, self.mel)                                               # MatMul
+            logmel = tf.math.log(tf.maximum(mel, 1e-3))                                    # Log, Maximum
+            norm = logmel * tf.math.rsqrt(tf.reduce_mean(tf.square(logmel)) + 1e-3)        # Rsqrt
+            norm = tf.minimum(norm, 3.0) / tf.sqrt(tf.exp(tf.constant(0.5)) + 1.0)          # Minimum, RealDiv, Sqrt, Exp
+            batched = tf.reshape(norm, [1, 8, 8]) + tf.zeros([3, 1, 1])
+            proj = tf.matmul(batched, self.proj)                                           # BatchMatMulV2
+            filled = tf.fill(tf.shape(proj), 0.25)                                         # Shape, Fill
+            counts = tf.cast(tf.cast(proj * 4.0, tf.int32), tf.float32)                    # Cast
+            audio_out = tf.nn.softmax(proj + filled) + counts * 0.01                       # Softmax
+            return {"image_features": img_out, "audio_features": audio_out}
+
+    m = OpsMix()
+    tf.saved_model.save(m, path, signatures=m.__call__.get_concrete_function())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -132,7 +132,8 @@ pub fn detect(bytes: &[u8]) -> Result<Format> {
         Some(ProtoKind::GraphDef) => return Ok(Format::GraphDef),
         Some(ProtoKind::SavedModelProto) => {
             return Err(Error::Unsupported(
-                "this is a SavedModel's saved_model.pb on its own; pass the SavedModel directory".into(),
+                "this is a SavedModel's saved_model.pb on its own; pass the SavedModel directory"
+                    .into(),
             ))
         }
         None => {}
@@ -206,10 +207,12 @@ fn is_mlir_text(bytes: &[u8]) -> bool {
     let text = match core::str::from_utf8(probe) {
         Ok(t) => t,
         // A multi-byte character cut by the probe limit is fine; anything else is not text.
-        Err(e) if e.error_len().is_none() => match core::str::from_utf8(&probe[..e.valid_up_to()]) {
-            Ok(t) => t,
-            Err(_) => return false,
-        },
+        Err(e) if e.error_len().is_none() => {
+            match core::str::from_utf8(&probe[..e.valid_up_to()]) {
+                Ok(t) => t,
+                Err(_) => return false,
+            }
+        }
         Err(_) => return false,
     };
     for line in text.lines() {
@@ -305,7 +308,9 @@ fn read_field(bytes: &[u8], pos: usize) -> Option<(u64, u8, Option<&[u8]>, usize
         1 => pos = pos.checked_add(8).filter(|&p| p <= bytes.len())?,
         2 => {
             let (len, start) = read_varint(bytes, pos)?;
-            let end = start.checked_add(usize::try_from(len).ok()?).filter(|&e| e <= bytes.len())?;
+            let end = start
+                .checked_add(usize::try_from(len).ok()?)
+                .filter(|&e| e <= bytes.len())?;
             value = Some(&bytes[start..end]);
             pos = end;
         }
@@ -372,8 +377,14 @@ mod tests {
     fn stablehlo_text_after_comments_and_aliases() {
         let t = b"// generated\n#loc1 = loc(\"x\")\n\nmodule @jit_f attributes {} {\n}\n";
         assert_eq!(detect(t), Ok(Format::StableHloText));
-        assert_eq!(detect(b"  func.func @main() {\n}"), Ok(Format::StableHloText));
-        assert!(matches!(detect(b"hello world\n"), Err(Error::Unsupported(_))));
+        assert_eq!(
+            detect(b"  func.func @main() {\n}"),
+            Ok(Format::StableHloText)
+        );
+        assert!(matches!(
+            detect(b"hello world\n"),
+            Err(Error::Unsupported(_))
+        ));
     }
 
     fn varint(mut v: u64, out: &mut Vec<u8>) {

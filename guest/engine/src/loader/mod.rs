@@ -4,8 +4,9 @@
 //! an error naming the problem; none of them panics on malformed input.
 
 pub mod detect;
-pub mod tflite;
+pub mod stablehlo;
 pub mod tensorflow;
+pub mod tflite;
 
 use crate::error::Result;
 use crate::executor::Model;

@@ -80,19 +80,108 @@ pub fn load_graphdef(bytes: &[u8], options: &Options<'_>) -> Result<Graph> {
 
 /// Every TensorFlow op this front-end lowers.
 pub const SUPPORTED_OPS: &[&str] = &[
-    "Abs", "Add", "AddN", "AddV2", "All", "Any", "ArgMax", "ArgMin", "AvgPool", "BatchMatMul",
-    "BatchMatMulV2", "BatchMatMulV3", "BiasAdd", "BroadcastTo", "Cast", "Ceil", "CheckNumerics",
-    "Concat", "ConcatV2", "Const", "Conv2D", "Cos", "DepthToSpace", "DepthwiseConv2dNative",
-    "Div", "Elu", "EnsureShape", "Equal", "Exp", "ExpandDims", "Fill", "Floor", "FloorDiv",
-    "FloorMod", "FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3", "Gather", "GatherV2",
-    "Greater", "GreaterEqual", "LeakyRelu", "Less", "LessEqual", "Log", "LogSoftmax",
-    "LogicalAnd", "LogicalNot", "LogicalOr", "MatMul", "Max", "MaxPool", "Maximum", "Mean", "Min",
-    "Minimum", "MirrorPad", "Mul", "Neg", "NotEqual", "OnesLike", "Pack", "Pad", "PadV2",
-    "Placeholder", "PlaceholderWithDefault", "Pow", "Prod", "Rank", "RealDiv", "Reciprocal",
-    "Relu", "Relu6", "Reshape", "ResizeBilinear", "ResizeNearestNeighbor", "Round", "Rsqrt",
-    "Select", "SelectV2", "Shape", "Sigmoid", "Sign", "Sin", "Size", "Slice", "Softmax",
-    "SpaceToDepth", "Split", "SplitV", "Sqrt", "Square", "SquaredDifference", "Squeeze",
-    "StridedSlice", "Sub", "Sum", "Tanh", "Tile", "Transpose", "Unpack", "ZerosLike",
+    "Abs",
+    "Add",
+    "AddN",
+    "AddV2",
+    "All",
+    "Any",
+    "ArgMax",
+    "ArgMin",
+    "AvgPool",
+    "BatchMatMul",
+    "BatchMatMulV2",
+    "BatchMatMulV3",
+    "BiasAdd",
+    "BroadcastTo",
+    "Cast",
+    "Ceil",
+    "CheckNumerics",
+    "Concat",
+    "ConcatV2",
+    "Const",
+    "Conv2D",
+    "Cos",
+    "DepthToSpace",
+    "DepthwiseConv2dNative",
+    "Div",
+    "Elu",
+    "EnsureShape",
+    "Equal",
+    "Exp",
+    "ExpandDims",
+    "Fill",
+    "Floor",
+    "FloorDiv",
+    "FloorMod",
+    "FusedBatchNorm",
+    "FusedBatchNormV2",
+    "FusedBatchNormV3",
+    "Gather",
+    "GatherV2",
+    "Greater",
+    "GreaterEqual",
+    "LeakyRelu",
+    "Less",
+    "LessEqual",
+    "Log",
+    "LogSoftmax",
+    "LogicalAnd",
+    "LogicalNot",
+    "LogicalOr",
+    "MatMul",
+    "Max",
+    "MaxPool",
+    "Maximum",
+    "Mean",
+    "Min",
+    "Minimum",
+    "MirrorPad",
+    "Mul",
+    "Neg",
+    "NotEqual",
+    "OnesLike",
+    "Pack",
+    "Pad",
+    "PadV2",
+    "Placeholder",
+    "PlaceholderWithDefault",
+    "Pow",
+    "Prod",
+    "Rank",
+    "RealDiv",
+    "Reciprocal",
+    "Relu",
+    "Relu6",
+    "Reshape",
+    "ResizeBilinear",
+    "ResizeNearestNeighbor",
+    "Round",
+    "Rsqrt",
+    "Select",
+    "SelectV2",
+    "Shape",
+    "Sigmoid",
+    "Sign",
+    "Sin",
+    "Size",
+    "Slice",
+    "Softmax",
+    "SpaceToDepth",
+    "Split",
+    "SplitV",
+    "Sqrt",
+    "Square",
+    "SquaredDifference",
+    "Squeeze",
+    "StridedSlice",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Tile",
+    "Transpose",
+    "Unpack",
+    "ZerosLike",
 ];
 
 /// A constant known at load time.
@@ -182,10 +271,12 @@ impl HostTensor {
             let int_src = !self.dtype.is_float();
             match dtype {
                 DType::F32 => bytes.extend_from_slice(&(self.get_f64(i) as f32).to_le_bytes()),
-                DType::F16 => bytes
-                    .extend_from_slice(&half::f16::from_f64(self.get_f64(i)).to_le_bytes()),
-                DType::BF16 => bytes
-                    .extend_from_slice(&half::bf16::from_f64(self.get_f64(i)).to_le_bytes()),
+                DType::F16 => {
+                    bytes.extend_from_slice(&half::f16::from_f64(self.get_f64(i)).to_le_bytes())
+                }
+                DType::BF16 => {
+                    bytes.extend_from_slice(&half::bf16::from_f64(self.get_f64(i)).to_le_bytes())
+                }
                 DType::Bool => bytes.push((self.get_f64(i) != 0.0) as u8),
                 _ => {
                     let v = if int_src {
@@ -277,6 +368,11 @@ struct Lowering {
     constants: Vec<Constant>,
     pending: Vec<Pending>,
     fusable: BTreeMap<TensorId, Fusable>,
+    /// Zero pads of H/W (output tensor → pad node, source, [top, bottom, left, right]) that a
+    /// following convolution may absorb into its own padding.
+    pads: BTreeMap<TensorId, (usize, TensorId, [usize; 4])>,
+    /// Nodes absorbed into another (removed by `finish`).
+    dead: BTreeSet<usize>,
     const_ids: BTreeMap<usize, TensorId>,
     /// Evaluating a constant subexpression: no folding, no fusion.
     folding: bool,
@@ -286,8 +382,16 @@ fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -351,10 +455,7 @@ fn window(
             }
             Ok(((total - eff) / stride + 1, before, after))
         }
-        other => Err(unsupported!(
-            "padding {:?}",
-            String::from_utf8_lossy(other)
-        )),
+        other => Err(unsupported!("padding {:?}", String::from_utf8_lossy(other))),
     }
 }
 
@@ -426,7 +527,11 @@ fn explicit_pads(node: &tf::Node<'_>) -> Result<Option<[(usize, usize); 2]>> {
         return Ok(None);
     }
     if v.len() != 8 {
-        return Err(malformed!("{:?}: explicit_paddings of length {}", node.name, v.len()));
+        return Err(malformed!(
+            "{:?}: explicit_paddings of length {}",
+            node.name,
+            v.len()
+        ));
     }
     Ok(Some([
         (to_usize(v[2], "padding")?, to_usize(v[3], "padding")?),
@@ -441,6 +546,8 @@ impl Lowering {
             constants: Vec::new(),
             pending: Vec::new(),
             fusable: BTreeMap::new(),
+            pads: BTreeMap::new(),
+            dead: BTreeSet::new(),
             const_ids: BTreeMap::new(),
             folding,
         }
@@ -504,7 +611,11 @@ impl Lowering {
     }
 
     fn push(&mut self, op: Op, inputs: Vec<Option<TensorId>>, outputs: Vec<TensorId>) -> usize {
-        self.sg.nodes.push(Node { op, inputs, outputs });
+        self.sg.nodes.push(Node {
+            op,
+            inputs,
+            outputs,
+        });
         self.sg.nodes.len() - 1
     }
 
@@ -680,8 +791,36 @@ impl Lowering {
         true
     }
 
-    /// Writes the pending weights as constants into their nodes.
+    /// Writes the pending weights as constants into their nodes and drops absorbed nodes.
     fn finish(&mut self) -> Result<()> {
+        self.write_pending()?;
+        if !self.dead.is_empty() {
+            let nodes = core::mem::take(&mut self.sg.nodes);
+            self.sg.nodes = nodes
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !self.dead.contains(i))
+                .map(|(_, n)| n)
+                .collect();
+            self.dead.clear();
+        }
+        Ok(())
+    }
+
+    /// The input of a convolution with a preceding zero pad of H/W absorbed: (input, extra
+    /// [top, bottom, left, right] padding).
+    fn absorb_pad(&mut self, x: &Val) -> (Val, [usize; 4]) {
+        if let Val::Tensor(id) = x {
+            if let Some(&(node, src, pads)) = self.pads.get(id) {
+                self.pads.remove(id);
+                self.dead.insert(node);
+                return (Val::Tensor(src), pads);
+            }
+        }
+        (x.clone(), [0; 4])
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
         let pending = core::mem::take(&mut self.pending);
         for p in pending {
             let mut bytes = Vec::with_capacity(p.filter.len() * 4);
@@ -789,7 +928,12 @@ impl Lowering {
     }
 
     /// Lowers one TensorFlow node; `uses[k]` counts the consumers of output `k`.
-    fn lower_op(&mut self, node: &tf::Node<'_>, inputs: &[Val], uses: &[usize]) -> Result<Vec<Val>> {
+    fn lower_op(
+        &mut self,
+        node: &tf::Node<'_>,
+        inputs: &[Val],
+        uses: &[usize],
+    ) -> Result<Vec<Val>> {
         let name = node.name.as_str();
         let uses0 = uses.first().copied().unwrap_or(usize::MAX);
         let arg = |i: usize| -> Result<&Val> {
@@ -802,8 +946,18 @@ impl Lowering {
         // Constant subexpressions are evaluated now (shape ops below handle constants natively).
         let native_const = matches!(
             node.op.as_str(),
-            "Reshape" | "Squeeze" | "ExpandDims" | "Shape" | "Size" | "Rank" | "Cast" | "Fill"
-                | "ZerosLike" | "OnesLike" | "PlaceholderWithDefault" | "EnsureShape"
+            "Reshape"
+                | "Squeeze"
+                | "ExpandDims"
+                | "Shape"
+                | "Size"
+                | "Rank"
+                | "Cast"
+                | "Fill"
+                | "ZerosLike"
+                | "OnesLike"
+                | "PlaceholderWithDefault"
+                | "EnsureShape"
                 | "CheckNumerics"
         );
         if all_const && !self.folding && !native_const {
@@ -829,7 +983,9 @@ impl Lowering {
             let (x, y) = (arg(0)?, arg(1)?);
             // Per-channel affine ops after a conv / FC fold into its weights.
             let foldable = |this: &Self, t: &Val, c: &Val| -> Option<Vec<f32>> {
-                let (Val::Tensor(id), Val::Const(c)) = (t, c) else { return None };
+                let (Val::Tensor(id), Val::Const(c)) = (t, c) else {
+                    return None;
+                };
                 let f = this.fusable.get(id)?;
                 let p = &this.pending[f.pending];
                 let rank = this.sg.tensors[*id].shape.rank();
@@ -1028,7 +1184,10 @@ impl Lowering {
             "Softmax" | "LogSoftmax" => {
                 let x = arg(0)?;
                 let d = self.dims(x);
-                let axis = d.len().checked_sub(1).ok_or_else(|| invalid!("softmax of a scalar"))?;
+                let axis = d
+                    .len()
+                    .checked_sub(1)
+                    .ok_or_else(|| invalid!("softmax of a scalar"))?;
                 let op = if node.op == "Softmax" {
                     Op::Softmax { beta: 1.0, axis }
                 } else {
@@ -1047,8 +1206,12 @@ impl Lowering {
                 let get = |i: usize, what: &str| -> Result<Vec<f32>> {
                     self.const_of(node, arg(i)?, what)?.f32s(what)
                 };
-                let (gamma, beta, mean, var) =
-                    (get(1, "scale")?, get(2, "offset")?, get(3, "mean")?, get(4, "variance")?);
+                let (gamma, beta, mean, var) = (
+                    get(1, "scale")?,
+                    get(2, "offset")?,
+                    get(3, "mean")?,
+                    get(4, "variance")?,
+                );
                 let c = gamma.len();
                 if [beta.len(), mean.len(), var.len()] != [c, c, c] {
                     return Err(invalid!("{name:?}: batch-norm vectors differ in length"));
@@ -1061,8 +1224,7 @@ impl Lowering {
                     .map(|i| gamma[i] / libm::sqrtf(var[i] + eps))
                     .collect();
                 let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
-                let y = if !self.folding && self.fold_affine(x, Some(&scale), Some(&shift), uses0)
-                {
+                let y = if !self.folding && self.fold_affine(x, Some(&scale), Some(&shift), uses0) {
                     x.clone()
                 } else {
                     let to_val = |v: &[f32]| {
@@ -1076,7 +1238,8 @@ impl Lowering {
                             bytes,
                         }))
                     };
-                    let m = self.binary(&format!("{name}/scale"), BinaryOp::Mul, x, &to_val(&scale))?;
+                    let m =
+                        self.binary(&format!("{name}/scale"), BinaryOp::Mul, x, &to_val(&scale))?;
                     self.binary(name, BinaryOp::Add, &m, &to_val(&shift))?
                 };
                 let vec_val = |v: &[f32]| {
@@ -1090,7 +1253,14 @@ impl Lowering {
                         bytes,
                     }))
                 };
-                Ok(vec![y, vec_val(&mean), vec_val(&var), vec_val(&mean), vec_val(&var), vec_val(&[])])
+                Ok(vec![
+                    y,
+                    vec_val(&mean),
+                    vec_val(&var),
+                    vec_val(&mean),
+                    vec_val(&var),
+                    vec_val(&[]),
+                ])
             }
             "Reshape" => {
                 let x = arg(0)?;
@@ -1114,7 +1284,13 @@ impl Lowering {
                 let shape: Vec<usize> = d
                     .iter()
                     .enumerate()
-                    .filter(|(i, &n)| if axes.is_empty() { n != 1 } else { !drop.contains(i) })
+                    .filter(|(i, &n)| {
+                        if axes.is_empty() {
+                            n != 1
+                        } else {
+                            !drop.contains(i)
+                        }
+                    })
                     .map(|(_, &n)| n)
                     .collect();
                 one(self.reshape(name, x, shape)?)
@@ -1123,7 +1299,9 @@ impl Lowering {
                 let x = arg(0)?;
                 let mut d = self.dims(x);
                 let a = self.const_ints(node, arg(1)?, "axis")?;
-                let a = *a.first().ok_or_else(|| invalid!("ExpandDims {name:?}: no axis"))?;
+                let a = *a
+                    .first()
+                    .ok_or_else(|| invalid!("ExpandDims {name:?}: no axis"))?;
                 let a = norm_axis(a, d.len() + 1)?;
                 d.insert(a, 1);
                 one(self.reshape(name, x, d)?)
@@ -1140,8 +1318,9 @@ impl Lowering {
             }
             "ZerosLike" | "OnesLike" => {
                 let x = arg(0)?;
-                let t = HostTensor::from_ints(DType::I64, vec![], &[(node.op == "OnesLike") as i64])
-                    .cast(self.dtype(x))?;
+                let t =
+                    HostTensor::from_ints(DType::I64, vec![], &[(node.op == "OnesLike") as i64])
+                        .cast(self.dtype(x))?;
                 let n: usize = self.dims(x).iter().product();
                 let bytes = t.bytes.repeat(n);
                 one(Val::Const(Rc::new(HostTensor {
@@ -1182,7 +1361,10 @@ impl Lowering {
                     .collect::<Result<Vec<_>>>()?;
                 let shape = broadcast(&self.dims(x), &target)?;
                 if shape != target {
-                    return Err(invalid!("BroadcastTo {name:?}: {:?} to {target:?}", self.dims(x)));
+                    return Err(invalid!(
+                        "BroadcastTo {name:?}: {:?} to {target:?}",
+                        self.dims(x)
+                    ));
                 }
                 let dt = self.dtype(x);
                 one(self.emit(name, Op::BroadcastTo, &[x], dt, shape)?)
@@ -1251,7 +1433,11 @@ impl Lowering {
                 self.push(Op::Split { axis }, vec![Some(xt)], outs.clone());
                 let mut vals = Vec::new();
                 for (k, o) in outs.into_iter().enumerate() {
-                    vals.push(self.reshape(&format!("{name}/squeeze{k}"), &Val::Tensor(o), squeezed.clone())?);
+                    vals.push(self.reshape(
+                        &format!("{name}/squeeze{k}"),
+                        &Val::Tensor(o),
+                        squeezed.clone(),
+                    )?);
                 }
                 Ok(vals)
             }
@@ -1265,7 +1451,10 @@ impl Lowering {
                 };
                 let d = self.dims(x);
                 let a = self.const_ints(node, axis, "axis")?;
-                let a = norm_axis(*a.first().ok_or_else(|| invalid!("{name:?}: no axis"))?, d.len())?;
+                let a = norm_axis(
+                    *a.first().ok_or_else(|| invalid!("{name:?}: no axis"))?,
+                    d.len(),
+                )?;
                 let sizes = split_sizes(sizes, d[a])?;
                 let dt = self.dtype(x);
                 let xt = self.tensor(&format!("{name}/input"), x)?;
@@ -1285,14 +1474,18 @@ impl Lowering {
                 let begin = self.const_ints(node, arg(1)?, "begin")?;
                 let size = self.const_ints(node, arg(2)?, "size")?;
                 if begin.len() != d.len() || size.len() != d.len() {
-                    return Err(invalid!("Slice {name:?}: bounds do not match rank {}", d.len()));
+                    return Err(invalid!(
+                        "Slice {name:?}: bounds do not match rank {}",
+                        d.len()
+                    ));
                 }
                 let mut b = Vec::new();
                 let mut s = Vec::new();
                 for i in 0..d.len() {
                     let bi = to_usize(begin[i], "slice begin")?;
                     let si = if size[i] == -1 {
-                        d[i].checked_sub(bi).ok_or_else(|| invalid!("Slice {name:?} out of range"))?
+                        d[i].checked_sub(bi)
+                            .ok_or_else(|| invalid!("Slice {name:?} out of range"))?
                     } else {
                         to_usize(size[i], "slice size")?
                     };
@@ -1317,8 +1510,9 @@ impl Lowering {
                 if p.len() != 2 * d.len() {
                     return Err(invalid!("{name:?}: paddings do not match rank {}", d.len()));
                 }
-                let before: Vec<usize> =
-                    (0..d.len()).map(|i| to_usize(p[2 * i], "padding")).collect::<Result<_>>()?;
+                let before: Vec<usize> = (0..d.len())
+                    .map(|i| to_usize(p[2 * i], "padding"))
+                    .collect::<Result<_>>()?;
                 let after: Vec<usize> = (0..d.len())
                     .map(|i| to_usize(p[2 * i + 1], "padding"))
                     .collect::<Result<_>>()?;
@@ -1330,20 +1524,41 @@ impl Lowering {
                     },
                     _ => PadMode::Constant,
                 };
-                let shape: Vec<usize> = (0..d.len())
-                    .map(|i| d[i] + before[i] + after[i])
-                    .collect();
+                let shape: Vec<usize> = (0..d.len()).map(|i| d[i] + before[i] + after[i]).collect();
                 let dt = self.dtype(x);
                 let op = Op::Pad {
-                    before,
-                    after,
+                    before: before.clone(),
+                    after: after.clone(),
                     mode,
                 };
-                if node.op == "PadV2" {
-                    one(self.emit(name, op, &[x, arg(2)?], dt, shape)?)
+                let zero_value = match inputs.get(2) {
+                    None => true,
+                    Some(Val::Const(c)) => c.len() == 1 && c.get_f64(0) == 0.0,
+                    Some(_) => false,
+                };
+                let spatial_only = d.len() == 4
+                    && before[0] == 0
+                    && after[0] == 0
+                    && before[3] == 0
+                    && after[3] == 0;
+                let hw = [before.get(1), after.get(1), before.get(2), after.get(2)]
+                    .map(|v| v.copied().unwrap_or(0));
+                let out = if node.op == "PadV2" {
+                    self.emit(name, op, &[x, arg(2)?], dt, shape)?
                 } else {
-                    one(self.emit(name, op, &[x], dt, shape)?)
+                    self.emit(name, op, &[x], dt, shape)?
+                };
+                if let (Val::Tensor(src), Val::Tensor(o), false) = (x, &out, self.folding) {
+                    if mode == PadMode::Constant
+                        && zero_value
+                        && spatial_only
+                        && dt == DType::F32
+                        && uses0 == 1
+                    {
+                        self.pads.insert(*o, (self.sg.nodes.len() - 1, *src, hw));
+                    }
                 }
+                one(out)
             }
             "Tile" => {
                 let x = arg(0)?;
@@ -1352,8 +1567,10 @@ impl Lowering {
                 if m.len() != d.len() {
                     return Err(invalid!("Tile {name:?}: multiples do not match rank"));
                 }
-                let multiples: Vec<usize> =
-                    m.iter().map(|&v| to_usize(v, "multiple")).collect::<Result<_>>()?;
+                let multiples: Vec<usize> = m
+                    .iter()
+                    .map(|&v| to_usize(v, "multiple"))
+                    .collect::<Result<_>>()?;
                 let shape = d.iter().zip(&multiples).map(|(a, b)| a * b).collect();
                 let dt = self.dtype(x);
                 one(self.emit(name, Op::Tile { multiples }, &[x], dt, shape)?)
@@ -1364,7 +1581,10 @@ impl Lowering {
                 let id = self.dims(idx);
                 let axis = if node.op == "GatherV2" {
                     let a = self.const_ints(node, arg(2)?, "axis")?;
-                    norm_axis(*a.first().ok_or_else(|| invalid!("{name:?}: no axis"))?, pd.len())?
+                    norm_axis(
+                        *a.first().ok_or_else(|| invalid!("{name:?}: no axis"))?,
+                        pd.len(),
+                    )?
                 } else {
                     0
                 };
@@ -1388,7 +1608,10 @@ impl Lowering {
                 let x = arg(0)?;
                 let d = self.dims(x);
                 let a = self.const_ints(node, arg(1)?, "dimension")?;
-                let axis = norm_axis(*a.first().ok_or_else(|| invalid!("{name:?}: no axis"))?, d.len())?;
+                let axis = norm_axis(
+                    *a.first().ok_or_else(|| invalid!("{name:?}: no axis"))?,
+                    d.len(),
+                )?;
                 let mut shape = d.clone();
                 shape.remove(axis);
                 let dt = attr_type_or(node, "output_type", DType::I64)?;
@@ -1430,12 +1653,18 @@ impl Lowering {
                     if d[3] % (b * b) != 0 {
                         return Err(invalid!("{name:?}: channels not divisible"));
                     }
-                    (Op::DepthToSpace { block: b }, vec![d[0], d[1] * b, d[2] * b, d[3] / (b * b)])
+                    (
+                        Op::DepthToSpace { block: b },
+                        vec![d[0], d[1] * b, d[2] * b, d[3] / (b * b)],
+                    )
                 } else {
                     if d[1] % b != 0 || d[2] % b != 0 {
                         return Err(invalid!("{name:?}: size not divisible"));
                     }
-                    (Op::SpaceToDepth { block: b }, vec![d[0], d[1] / b, d[2] / b, d[3] * b * b])
+                    (
+                        Op::SpaceToDepth { block: b },
+                        vec![d[0], d[1] / b, d[2] / b, d[3] * b * b],
+                    )
                 };
                 let dt = self.dtype(x);
                 one(self.emit(name, op, &[x], dt, shape)?)
@@ -1486,15 +1715,22 @@ impl Lowering {
         let filter = self.const_of(node, f, "filter")?;
         let fd = filter.shape.clone();
         if d.len() != 4 || fd.len() != 4 || self.dtype(x) != DType::F32 {
-            return Err(unsupported!("Conv2D {name:?}: needs f32 NHWC input and HWIO filter"));
+            return Err(unsupported!(
+                "Conv2D {name:?}: needs f32 NHWC input and HWIO filter"
+            ));
         }
         let (kh, kw, ic, oc) = (fd[0], fd[1], fd[2], fd[3]);
         if ic == 0 || d[3] % ic != 0 || oc == 0 {
-            return Err(invalid!("Conv2D {name:?}: {} input channels, filter {fd:?}", d[3]));
+            return Err(invalid!(
+                "Conv2D {name:?}: {} input channels, filter {fd:?}",
+                d[3]
+            ));
         }
         let groups = d[3] / ic;
         if oc % groups != 0 {
-            return Err(invalid!("Conv2D {name:?}: {oc} filters for {groups} groups"));
+            return Err(invalid!(
+                "Conv2D {name:?}: {oc} filters for {groups} groups"
+            ));
         }
         let (sh, sw) = spatial_pair(node, "strides", &[])?;
         let (dh, dw) = spatial_pair(node, "dilations", &[1, 1, 1, 1])?;
@@ -1502,13 +1738,22 @@ impl Lowering {
         let ex = explicit_pads(node)?;
         let (oh, pt, pb) = window(d[1], kh, sh, dh, padding, ex.map(|e| e[0]))?;
         let (ow, pl, pr) = window(d[2], kw, sw, dw, padding, ex.map(|e| e[1]))?;
+        // A zero pad of H/W just before becomes part of the convolution's padding.
+        let (x, extra) = if self.folding {
+            (x.clone(), [0; 4])
+        } else {
+            self.absorb_pad(x)
+        };
+        let (pt, pb, pl, pr) = (pt + extra[0], pb + extra[1], pl + extra[2], pr + extra[3]);
+        let x = &x;
         let w = filter.f32s("filter")?;
         let mut ohwi = vec![0f32; w.len()];
         for o in 0..oc {
             for y in 0..kh {
                 for xx in 0..kw {
                     for i in 0..ic {
-                        ohwi[((o * kh + y) * kw + xx) * ic + i] = w[((y * kw + xx) * ic + i) * oc + o];
+                        ohwi[((o * kh + y) * kw + xx) * ic + i] =
+                            w[((y * kw + xx) * ic + i) * oc + o];
                     }
                 }
             }
@@ -1542,14 +1787,22 @@ impl Lowering {
         Ok(vec![v])
     }
 
-    fn depthwise(&mut self, node: &tf::Node<'_>, x: &Val, f: &Val, uses: usize) -> Result<Vec<Val>> {
+    fn depthwise(
+        &mut self,
+        node: &tf::Node<'_>,
+        x: &Val,
+        f: &Val,
+        uses: usize,
+    ) -> Result<Vec<Val>> {
         check_nhwc(node)?;
         let name = node.name.as_str();
         let d = self.dims(x);
         let filter = self.const_of(node, f, "filter")?;
         let fd = filter.shape.clone();
         if d.len() != 4 || fd.len() != 4 || self.dtype(x) != DType::F32 {
-            return Err(unsupported!("{name:?}: needs f32 NHWC input and [kh, kw, c, m] filter"));
+            return Err(unsupported!(
+                "{name:?}: needs f32 NHWC input and [kh, kw, c, m] filter"
+            ));
         }
         let (kh, kw, ic, mult) = (fd[0], fd[1], fd[2], fd[3]);
         if ic != d[3] || mult == 0 {
@@ -1561,6 +1814,14 @@ impl Lowering {
         let ex = explicit_pads(node)?;
         let (oh, pt, pb) = window(d[1], kh, sh, dh, padding, ex.map(|e| e[0]))?;
         let (ow, pl, pr) = window(d[2], kw, sw, dw, padding, ex.map(|e| e[1]))?;
+        // A zero pad of H/W just before becomes part of the convolution's padding.
+        let (x, extra) = if self.folding {
+            (x.clone(), [0; 4])
+        } else {
+            self.absorb_pad(x)
+        };
+        let (pt, pb, pl, pr) = (pt + extra[0], pb + extra[1], pl + extra[2], pr + extra[3]);
+        let x = &x;
         let oc = ic * mult;
         let op = Op::DepthwiseConv2d(DepthwiseAttrs {
             stride_h: sh,
@@ -1716,7 +1977,14 @@ impl Lowering {
                 if dense.len() >= rank {
                     return Err(invalid!("StridedSlice {name:?}: too many indices"));
                 }
-                let s = (begin[i], end[i], strides[i], bit(bm, i), bit(em, i), bit(shr, i));
+                let s = (
+                    begin[i],
+                    end[i],
+                    strides[i],
+                    bit(bm, i),
+                    bit(em, i),
+                    bit(shr, i),
+                );
                 if !s.5 {
                     layout.push(Some(dense.len()));
                 }
@@ -1753,12 +2021,20 @@ impl Lowering {
                 )
             } else {
                 (
-                    if bmk { dim - 1 } else { norm(b).clamp(-1, dim - 1) },
+                    if bmk {
+                        dim - 1
+                    } else {
+                        norm(b).clamp(-1, dim - 1)
+                    },
                     if emk { -1 } else { norm(e).clamp(-1, dim - 1) },
                 )
             };
             let size = if s > 0 {
-                if stop > start { (stop - start + s - 1) / s } else { 0 }
+                if stop > start {
+                    (stop - start + s - 1) / s
+                } else {
+                    0
+                }
             } else if start > stop {
                 (start - stop + (-s) - 1) / (-s)
             } else {
@@ -1892,7 +2168,8 @@ fn split_sizes(sizes: Vec<i64>, dim: usize) -> Result<Vec<usize>> {
                 (dim as i64)
                     .checked_sub(known)
                     .filter(|&v| v >= 0)
-                    .ok_or_else(|| invalid!("split sizes {sizes:?} exceed {dim}"))? as usize,
+                    .ok_or_else(|| invalid!("split sizes {sizes:?} exceed {dim}"))?
+                    as usize,
             );
         } else {
             out.push(to_usize(s, "split size")?);
@@ -1951,7 +2228,10 @@ pub fn lower(g: &tf::Graph<'_>, input_shapes: Option<&[Vec<usize>]>) -> Result<G
                 Some(given) => {
                     if let Some(decl) = &declared {
                         let ok = decl.len() == given.len()
-                            && decl.iter().zip(given).all(|(d, g)| d.is_none_or(|d| d == *g));
+                            && decl
+                                .iter()
+                                .zip(given)
+                                .all(|(d, g)| d.is_none_or(|d| d == *g));
                         if !ok {
                             return Err(Error::BadInput(format!(
                                 "input {:?} has shape {decl:?}, given {given:?}",
@@ -1973,7 +2253,10 @@ pub fn lower(g: &tf::Graph<'_>, input_shapes: Option<&[Vec<usize>]>) -> Result<G
             input_ids[i] = t;
             vec![Val::Tensor(t)]
         } else if node.op == "Placeholder" {
-            return Err(unsupported!("placeholder {:?} that is not a signature input", node.name));
+            return Err(unsupported!(
+                "placeholder {:?} that is not a signature input",
+                node.name
+            ));
         } else if node.op == "Const" {
             let value = node
                 .value
@@ -1995,7 +2278,12 @@ pub fn lower(g: &tf::Graph<'_>, input_shapes: Option<&[Vec<usize>]>) -> Result<G
                     .get(r.node)
                     .and_then(|o| o.get(r.output))
                     .ok_or_else(|| {
-                        malformed!("{:?} reads output {} of node {}", node.name, r.output, r.node)
+                        malformed!(
+                            "{:?} reads output {} of node {}",
+                            node.name,
+                            r.output,
+                            r.node
+                        )
                     })?;
                 ins.push(v.clone());
             }

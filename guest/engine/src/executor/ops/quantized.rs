@@ -3,8 +3,9 @@
 use super::util::{activation_range_quant, per_tensor, qrange, Bcast};
 use super::Prepared;
 use crate::error::Result;
+use crate::executor::kernels::quant::ops as kops;
 use crate::executor::kernels::quant::{
-    multiply_by_quantized_multiplier, quantize_multiplier, QuantMultiplier,
+    multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, QuantMultiplier,
 };
 use crate::executor::Ctx;
 use crate::ir::{Activation, BinaryOp, CompareOp, DType, QuantParams, TensorInfo, UnaryOp};
@@ -36,7 +37,7 @@ pub(crate) struct QuantUnary {
     pub mult: (i32, i32),
     pub act_min: i32,
     pub act_max: i32,
-    /// Precomputed outputs for every int8/uint8 input value (table ops).
+    /// Precomputed outputs for every int8 input value, indexed by the value's byte (table ops).
     pub table: Option<[u8; 256]>,
 }
 
@@ -137,7 +138,15 @@ pub(super) fn prepare_binary(
                 ));
             }
         }
-        BinaryOp::SquaredDifference | BinaryOp::Div | BinaryOp::Prelu => {
+        BinaryOp::Prelu => {
+            // TFLite prelu.cc: x >= 0 -> x * (s_in / s_out); x < 0 -> x * alpha * (s_in * s_alpha / s_out).
+            p.in1_mult = mult((s1 / so) as f64);
+            p.out_mult = mult((s1 * s2 / so) as f64);
+            let (qmin, qmax) = qrange(y.dtype)?;
+            p.act_min = qmin;
+            p.act_max = qmax;
+        }
+        BinaryOp::SquaredDifference | BinaryOp::Div => {
             return Err(unsupported!("quantized {op:?}"));
         }
         _ => return Err(unsupported!("quantized {op:?}")),
@@ -213,6 +222,15 @@ fn binary_loop(
             let r = p.out_offset.wrapping_add(qm(x.wrapping_mul(y), p.out_mult));
             out(i, r.clamp(lo, hi));
         }),
+        BinaryOp::Prelu => p.bcast.for_each(|i, [ia, ib]| {
+            let x = p.in1_offset + a(ia);
+            let v = if x >= 0 {
+                qm(x, p.in1_mult)
+            } else {
+                qm(x.wrapping_mul(p.in2_offset + b(ib)), p.out_mult)
+            };
+            out(i, v.wrapping_add(p.out_offset).clamp(lo, hi));
+        }),
         BinaryOp::Maximum => p
             .bcast
             .for_each(|i, [ia, ib]| out(i, a(ia).max(b(ib)).clamp(lo, hi))),
@@ -254,6 +272,20 @@ pub(super) fn prepare_unary(x: &TensorInfo, y: &TensorInfo, op: UnaryOp) -> Resu
         UnaryOp::Relu0To1 => {
             p.act_min = qmin.max(quant_bound(0.0));
             p.act_max = qmax.min(quant_bound(1.0));
+        }
+        UnaryOp::Logistic | UnaryOp::Tanh | UnaryOp::HardSwish
+            if x.dtype == DType::I8 && y.dtype == DType::I8 =>
+        {
+            let lut = match op {
+                UnaryOp::Logistic => kops::logistic_lut_i8((si, zi), (so, zo)),
+                UnaryOp::Tanh => kops::tanh_lut_i8((si, zi), (so, zo)),
+                _ => hard_swish_table(si, zi, so, zo)?,
+            };
+            let mut t = [0u8; 256];
+            for (d, s) in t.iter_mut().zip(lut.iter()) {
+                *d = *s as u8;
+            }
+            p.table = Some(t);
         }
         _ => return Err(unsupported!("quantized {op:?}")),
     }
@@ -518,4 +550,70 @@ pub(super) fn run_quantize(ctx: &Ctx<'_>, prepared: &Prepared) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// TFLite's reference int8 HARD_SWISH (16-bit fixed point), evaluated for all 256 inputs.
+fn hard_swish_table(in_scale: f32, in_zp: i32, out_scale: f32, out_zp: i32) -> Result<[i8; 256]> {
+    fn srdhm16(a: i16, b: i16) -> i16 {
+        if a == b && a == i16::MIN {
+            return i16::MAX;
+        }
+        let ab = a as i32 * b as i32;
+        let nudge = if ab >= 0 { 1 << 14 } else { 1 - (1 << 14) };
+        ((ab + nudge) / (1 << 15)) as i16
+    }
+    fn sdhm16(a: i16, b: i16) -> i16 {
+        if a == b && a == i16::MIN {
+            return i16::MAX;
+        }
+        ((a as i32 * b as i32) / (1 << 15)) as i16
+    }
+    fn sat_shl16(v: i16, amount: i32) -> i16 {
+        let r = (v as i64) << amount.clamp(0, 31);
+        r.clamp(i16::MIN as i64, i16::MAX as i64) as i16
+    }
+    fn rdbp16(x: i16, exponent: i32) -> i16 {
+        rounding_divide_by_pot(x as i32, exponent.clamp(0, 31)) as i16
+    }
+    fn down_scale(m: i32) -> i16 {
+        const ROUND: i32 = 1 << 15;
+        if m >= i32::MAX - ROUND {
+            i16::MAX
+        } else {
+            ((m + ROUND) >> 16) as i16
+        }
+    }
+    let hires_input_scale = (1.0f32 / 128.0) * in_scale;
+    let reluish_scale = 3.0f32 / 32768.0;
+    let out_m = quantize_multiplier((hires_input_scale / out_scale) as f64);
+    let relu_m = quantize_multiplier((hires_input_scale / reluish_scale) as f64);
+    if out_m.shift > 0 {
+        return Err(unsupported!(
+            "HARD_SWISH with output scale below input scale / 128"
+        ));
+    }
+    let out_fp = down_scale(out_m.multiplier);
+    let relu_fp = down_scale(relu_m.multiplier);
+    let mut t = [0i8; 256];
+    for v in -128i32..=127 {
+        let input_value = (v - in_zp) as i16;
+        let hires = input_value.wrapping_mul(1 << 7);
+        let preshift_out = srdhm16(hires, out_fp);
+        let mut reluish = hires;
+        if relu_m.shift > 0 {
+            reluish = sat_shl16(reluish, relu_m.shift - 1);
+        }
+        reluish = srdhm16(reluish, relu_fp);
+        if relu_m.shift > 0 {
+            reluish = sat_shl16(reluish, 1);
+        }
+        if relu_m.shift < 0 {
+            reluish = rdbp16(reluish, -relu_m.shift);
+        }
+        reluish = ((reluish as i32 + (1 << 15)) >> 1) as i16;
+        let pre = sdhm16(reluish, preshift_out);
+        let out = (rdbp16(pre, -out_m.shift) as i32 + out_zp).clamp(-128, 127);
+        t[(v as i8) as u8 as usize] = out as i8;
+    }
+    Ok(t)
 }

@@ -41,6 +41,16 @@ pub(super) fn prepare(
                 output_scale: so,
             })
         }
+        ReduceOp::Sum if x.dtype == DType::I8 => {
+            let (si, zi) = per_tensor(x)?;
+            let (so, zo) = per_tensor(y)?;
+            Some(MeanQuantParams {
+                input_zero_point: zi,
+                input_scale: si,
+                output_zero_point: zo,
+                output_scale: so,
+            })
+        }
         _ => return Err(unsupported!("quantized {op:?} reduction on {}", x.dtype)),
     };
     Ok(Prepared::QuantReduce(alloc::boxed::Box::new(QuantReduce {
@@ -51,6 +61,27 @@ pub(super) fn prepare(
 }
 
 pub(super) fn run(ctx: &Ctx<'_>, op: ReduceOp, p: &QuantReduce) -> Result<()> {
+    if let (ReduceOp::Sum, Some(q)) = (op, &p.mean) {
+        // TFLite reference QuantizedMeanOrSum (compute_sum): int32 sum, then float rescale.
+        let x = ctx.input_as::<i8>(0)?;
+        let y = ctx.output_as::<i8>(0)?;
+        if y.len() < p.plan.out_len || x.len() < p.plan.out_len * p.plan.count {
+            return Err(invalid!("reduction buffers too short"));
+        }
+        let scale = q.input_scale / q.output_scale;
+        let bias = -(q.input_zero_point as f32) * scale * p.plan.count as f32;
+        for o in 0..p.plan.out_len {
+            let mut s = 0i32;
+            for_each_reduced(&p.plan, |oo, i| {
+                if oo == o {
+                    s = s.wrapping_add(x[i] as i32)
+                }
+            });
+            let v = libm::roundf(s as f32 * scale + bias) as i32 + q.output_zero_point;
+            y[o] = v.clamp(-128, 127) as i8;
+        }
+        return Ok(());
+    }
     if let (Some(q), Some(block)) = (&p.mean, p.plan.block) {
         let x = ctx.input_as::<i8>(0)?;
         let y = ctx.output_as::<i8>(0)?;

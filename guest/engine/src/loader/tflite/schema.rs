@@ -9,7 +9,8 @@
 #![allow(missing_docs)]
 
 use flatbuffers::{
-    ForwardsUOffset, Follow, InvalidFlatbuffer, Table, Vector, Verifiable, Verifier, VerifierOptions,
+    Follow, ForwardsUOffset, InvalidFlatbuffer, Table, Vector, Verifiable, Verifier,
+    VerifierOptions,
 };
 
 /// A vector of tables.
@@ -261,7 +262,9 @@ impl<'a> Follow<'a> for DimensionMetadata<'a> {
     type Inner = DimensionMetadata<'a>;
     unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
         // SAFETY: the caller guarantees `loc` is a verified DimensionMetadata table.
-        DimensionMetadata { tab: unsafe { Table::new(buf, loc) } }
+        DimensionMetadata {
+            tab: unsafe { Table::new(buf, loc) },
+        }
     }
 }
 
@@ -279,12 +282,22 @@ impl Verifiable for DimensionMetadata<'_> {
         v.visit_table(pos)?
             .visit_field::<i8>("format", 4, false)?
             .visit_field::<i32>("dense_size", 6, false)?
-            .visit_union::<u8, _>("array_segments_type", 8, "array_segments", 10, false, |k, v, p| {
-                verify_index_vector(k, v, p)
-            })?
-            .visit_union::<u8, _>("array_indices_type", 12, "array_indices", 14, false, |k, v, p| {
-                verify_index_vector(k, v, p)
-            })?
+            .visit_union::<u8, _>(
+                "array_segments_type",
+                8,
+                "array_segments",
+                10,
+                false,
+                |k, v, p| verify_index_vector(k, v, p),
+            )?
+            .visit_union::<u8, _>(
+                "array_indices_type",
+                12,
+                "array_indices",
+                14,
+                false,
+                |k, v, p| verify_index_vector(k, v, p),
+            )?
             .finish();
         Ok(())
     }
@@ -334,7 +347,11 @@ impl<'a> DimensionMetadata<'a> {
         // SAFETY: the union value was verified as the table type its discriminant names.
         unsafe {
             match kind {
-                1 => self.tab.get::<ForwardsUOffset<Int32Vector<'a>>>(value_slot, None).and_then(|t| t.get::<Ints<'a>>(4)).map(IndexVector::I32),
+                1 => self
+                    .tab
+                    .get::<ForwardsUOffset<Int32Vector<'a>>>(value_slot, None)
+                    .and_then(|t| t.get::<Ints<'a>>(4))
+                    .map(IndexVector::I32),
                 2 => self
                     .tab
                     .get::<ForwardsUOffset<Uint16Vector<'a>>>(value_slot, None)
@@ -367,7 +384,9 @@ impl<'a> Follow<'a> for Operator<'a> {
     type Inner = Operator<'a>;
     unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
         // SAFETY: the caller guarantees `loc` is a verified Operator table.
-        Operator { tab: unsafe { Table::new(buf, loc) } }
+        Operator {
+            tab: unsafe { Table::new(buf, loc) },
+        }
     }
 }
 
@@ -377,12 +396,24 @@ impl Verifiable for Operator<'_> {
             .visit_field::<u32>("opcode_index", 4, false)?
             .visit_field::<Ints<'_>>("inputs", 6, false)?
             .visit_field::<Ints<'_>>("outputs", 8, false)?
-            .visit_union::<u8, _>("builtin_options_type", 10, "builtin_options", 12, false, |k, v, p| {
-                verify_options(k, v, p)
-            })?
+            .visit_union::<u8, _>(
+                "builtin_options_type",
+                10,
+                "builtin_options",
+                12,
+                false,
+                |k, v, p| verify_options(k, v, p),
+            )?
             .visit_field::<ForwardsUOffset<Vector<'_, u8>>>("custom_options", 14, false)?
             .visit_field::<Ints<'_>>("intermediates", 20, false)?
-            .visit_union::<u8, _>("builtin_options_2_type", 26, "builtin_options_2", 28, false, |_, _, _| Ok(()))?
+            .visit_union::<u8, _>(
+                "builtin_options_2_type",
+                26,
+                "builtin_options_2",
+                28,
+                false,
+                |_, _, _| Ok(()),
+            )?
             .finish();
         Ok(())
     }
@@ -541,12 +572,24 @@ table!(
     }
 );
 impl Conv2DOptions<'_> {
-    pub fn padding(&self) -> i8 { self.scalar(4, 0) }
-    pub fn stride_w(&self) -> i32 { self.scalar(6, 0) }
-    pub fn stride_h(&self) -> i32 { self.scalar(8, 0) }
-    pub fn activation(&self) -> i8 { self.scalar(10, 0) }
-    pub fn dilation_w(&self) -> i32 { self.scalar(12, 1) }
-    pub fn dilation_h(&self) -> i32 { self.scalar(14, 1) }
+    pub fn padding(&self) -> i8 {
+        self.scalar(4, 0)
+    }
+    pub fn stride_w(&self) -> i32 {
+        self.scalar(6, 0)
+    }
+    pub fn stride_h(&self) -> i32 {
+        self.scalar(8, 0)
+    }
+    pub fn activation(&self) -> i8 {
+        self.scalar(10, 0)
+    }
+    pub fn dilation_w(&self) -> i32 {
+        self.scalar(12, 1)
+    }
+    pub fn dilation_h(&self) -> i32 {
+        self.scalar(14, 1)
+    }
 }
 
 table!(
@@ -557,13 +600,27 @@ table!(
     }
 );
 impl DepthwiseConv2DOptions<'_> {
-    pub fn padding(&self) -> i8 { self.scalar(4, 0) }
-    pub fn stride_w(&self) -> i32 { self.scalar(6, 0) }
-    pub fn stride_h(&self) -> i32 { self.scalar(8, 0) }
-    pub fn depth_multiplier(&self) -> i32 { self.scalar(10, 0) }
-    pub fn activation(&self) -> i8 { self.scalar(12, 0) }
-    pub fn dilation_w(&self) -> i32 { self.scalar(14, 1) }
-    pub fn dilation_h(&self) -> i32 { self.scalar(16, 1) }
+    pub fn padding(&self) -> i8 {
+        self.scalar(4, 0)
+    }
+    pub fn stride_w(&self) -> i32 {
+        self.scalar(6, 0)
+    }
+    pub fn stride_h(&self) -> i32 {
+        self.scalar(8, 0)
+    }
+    pub fn depth_multiplier(&self) -> i32 {
+        self.scalar(10, 0)
+    }
+    pub fn activation(&self) -> i8 {
+        self.scalar(12, 0)
+    }
+    pub fn dilation_w(&self) -> i32 {
+        self.scalar(14, 1)
+    }
+    pub fn dilation_h(&self) -> i32 {
+        self.scalar(16, 1)
+    }
 }
 
 table!(
@@ -574,12 +631,24 @@ table!(
     }
 );
 impl Pool2DOptions<'_> {
-    pub fn padding(&self) -> i8 { self.scalar(4, 0) }
-    pub fn stride_w(&self) -> i32 { self.scalar(6, 0) }
-    pub fn stride_h(&self) -> i32 { self.scalar(8, 0) }
-    pub fn filter_w(&self) -> i32 { self.scalar(10, 0) }
-    pub fn filter_h(&self) -> i32 { self.scalar(12, 0) }
-    pub fn activation(&self) -> i8 { self.scalar(14, 0) }
+    pub fn padding(&self) -> i8 {
+        self.scalar(4, 0)
+    }
+    pub fn stride_w(&self) -> i32 {
+        self.scalar(6, 0)
+    }
+    pub fn stride_h(&self) -> i32 {
+        self.scalar(8, 0)
+    }
+    pub fn filter_w(&self) -> i32 {
+        self.scalar(10, 0)
+    }
+    pub fn filter_h(&self) -> i32 {
+        self.scalar(12, 0)
+    }
+    pub fn activation(&self) -> i8 {
+        self.scalar(14, 0)
+    }
 }
 
 table!(
@@ -590,8 +659,12 @@ table!(
     }
 );
 impl FullyConnectedOptions<'_> {
-    pub fn activation(&self) -> i8 { self.scalar(4, 0) }
-    pub fn weights_format(&self) -> i8 { self.scalar(6, 0) }
+    pub fn activation(&self) -> i8 {
+        self.scalar(4, 0)
+    }
+    pub fn weights_format(&self) -> i8 {
+        self.scalar(6, 0)
+    }
 }
 
 table!(
@@ -599,7 +672,9 @@ table!(
     SoftmaxOptions { "beta": f32 = 4 }
 );
 impl SoftmaxOptions<'_> {
-    pub fn beta(&self) -> f32 { self.scalar(4, 0.0) }
+    pub fn beta(&self) -> f32 {
+        self.scalar(4, 0.0)
+    }
 }
 
 table!(
@@ -607,8 +682,12 @@ table!(
     ConcatenationOptions { "axis": i32 = 4, "fused_activation_function": i8 = 6 }
 );
 impl ConcatenationOptions<'_> {
-    pub fn axis(&self) -> i32 { self.scalar(4, 0) }
-    pub fn activation(&self) -> i8 { self.scalar(6, 0) }
+    pub fn axis(&self) -> i32 {
+        self.scalar(4, 0)
+    }
+    pub fn activation(&self) -> i8 {
+        self.scalar(6, 0)
+    }
 }
 
 table!(
@@ -616,7 +695,9 @@ table!(
     ActivationOptions { "fused_activation_function": i8 = 4 }
 );
 impl ActivationOptions<'_> {
-    pub fn activation(&self) -> i8 { self.scalar(4, 0) }
+    pub fn activation(&self) -> i8 {
+        self.scalar(4, 0)
+    }
 }
 
 table!(
@@ -624,8 +705,12 @@ table!(
     ResizeBilinearOptions { "align_corners": bool = 8, "half_pixel_centers": bool = 10 }
 );
 impl ResizeBilinearOptions<'_> {
-    pub fn align_corners(&self) -> bool { self.scalar(8, false) }
-    pub fn half_pixel_centers(&self) -> bool { self.scalar(10, false) }
+    pub fn align_corners(&self) -> bool {
+        self.scalar(8, false)
+    }
+    pub fn half_pixel_centers(&self) -> bool {
+        self.scalar(10, false)
+    }
 }
 
 table!(
@@ -633,8 +718,12 @@ table!(
     ResizeNearestOptions { "align_corners": bool = 4, "half_pixel_centers": bool = 6 }
 );
 impl ResizeNearestOptions<'_> {
-    pub fn align_corners(&self) -> bool { self.scalar(4, false) }
-    pub fn half_pixel_centers(&self) -> bool { self.scalar(6, false) }
+    pub fn align_corners(&self) -> bool {
+        self.scalar(4, false)
+    }
+    pub fn half_pixel_centers(&self) -> bool {
+        self.scalar(6, false)
+    }
 }
 
 table!(
@@ -642,7 +731,9 @@ table!(
     CallOptions { "subgraph": u32 = 4 }
 );
 impl CallOptions<'_> {
-    pub fn subgraph(&self) -> u32 { self.scalar(4, 0) }
+    pub fn subgraph(&self) -> u32 {
+        self.scalar(4, 0)
+    }
 }
 
 table!(
@@ -650,7 +741,9 @@ table!(
     LeakyReluOptions { "alpha": f32 = 4 }
 );
 impl LeakyReluOptions<'_> {
-    pub fn alpha(&self) -> f32 { self.scalar(4, 0.0) }
+    pub fn alpha(&self) -> f32 {
+        self.scalar(4, 0.0)
+    }
 }
 
 table!(
@@ -658,7 +751,9 @@ table!(
     MirrorPadOptions { "mode": i8 = 4 }
 );
 impl MirrorPadOptions<'_> {
-    pub fn mode(&self) -> i8 { self.scalar(4, 0) }
+    pub fn mode(&self) -> i8 {
+        self.scalar(4, 0)
+    }
 }
 
 table!(
@@ -666,7 +761,9 @@ table!(
     BlockSizeOptions { "block_size": i32 = 4 }
 );
 impl BlockSizeOptions<'_> {
-    pub fn block_size(&self) -> i32 { self.scalar(4, 0) }
+    pub fn block_size(&self) -> i32 {
+        self.scalar(4, 0)
+    }
 }
 
 table!(
@@ -674,7 +771,9 @@ table!(
     CallOnceOptions { "init_subgraph_index": i32 = 4 }
 );
 impl CallOnceOptions<'_> {
-    pub fn init_subgraph_index(&self) -> i32 { self.scalar(4, 0) }
+    pub fn init_subgraph_index(&self) -> i32 {
+        self.scalar(4, 0)
+    }
 }
 
 table!(
@@ -682,7 +781,9 @@ table!(
     GeluOptions { "approximate": bool = 4 }
 );
 impl GeluOptions<'_> {
-    pub fn approximate(&self) -> bool { self.scalar(4, false) }
+    pub fn approximate(&self) -> bool {
+        self.scalar(4, false)
+    }
 }
 
 table!(
@@ -690,8 +791,12 @@ table!(
     GatherOptions { "axis": i32 = 4, "batch_dims": i32 = 6 }
 );
 impl GatherOptions<'_> {
-    pub fn axis(&self) -> i32 { self.scalar(4, 0) }
-    pub fn batch_dims(&self) -> i32 { self.scalar(6, 0) }
+    pub fn axis(&self) -> i32 {
+        self.scalar(4, 0)
+    }
+    pub fn batch_dims(&self) -> i32 {
+        self.scalar(6, 0)
+    }
 }
 
 table!(
@@ -699,8 +804,12 @@ table!(
     PackOptions { "values_count": i32 = 4, "axis": i32 = 6 }
 );
 impl PackOptions<'_> {
-    pub fn values_count(&self) -> i32 { self.scalar(4, 0) }
-    pub fn axis(&self) -> i32 { self.scalar(6, 0) }
+    pub fn values_count(&self) -> i32 {
+        self.scalar(4, 0)
+    }
+    pub fn axis(&self) -> i32 {
+        self.scalar(6, 0)
+    }
 }
 
 table!(
@@ -708,8 +817,12 @@ table!(
     UnpackOptions { "num": i32 = 4, "axis": i32 = 6 }
 );
 impl UnpackOptions<'_> {
-    pub fn num(&self) -> i32 { self.scalar(4, 0) }
-    pub fn axis(&self) -> i32 { self.scalar(6, 0) }
+    pub fn num(&self) -> i32 {
+        self.scalar(4, 0)
+    }
+    pub fn axis(&self) -> i32 {
+        self.scalar(6, 0)
+    }
 }
 
 table!(
@@ -717,8 +830,12 @@ table!(
     IfOptions { "then_subgraph_index": i32 = 4, "else_subgraph_index": i32 = 6 }
 );
 impl IfOptions<'_> {
-    pub fn then_subgraph_index(&self) -> i32 { self.scalar(4, 0) }
-    pub fn else_subgraph_index(&self) -> i32 { self.scalar(6, 0) }
+    pub fn then_subgraph_index(&self) -> i32 {
+        self.scalar(4, 0)
+    }
+    pub fn else_subgraph_index(&self) -> i32 {
+        self.scalar(6, 0)
+    }
 }
 
 table!(
@@ -726,8 +843,12 @@ table!(
     WhileOptions { "cond_subgraph_index": i32 = 4, "body_subgraph_index": i32 = 6 }
 );
 impl WhileOptions<'_> {
-    pub fn cond_subgraph_index(&self) -> i32 { self.scalar(4, 0) }
-    pub fn body_subgraph_index(&self) -> i32 { self.scalar(6, 0) }
+    pub fn cond_subgraph_index(&self) -> i32 {
+        self.scalar(4, 0)
+    }
+    pub fn body_subgraph_index(&self) -> i32 {
+        self.scalar(6, 0)
+    }
 }
 
 table!(
@@ -735,8 +856,12 @@ table!(
     BatchMatMulOptions { "adj_x": bool = 4, "adj_y": bool = 6 }
 );
 impl BatchMatMulOptions<'_> {
-    pub fn adj_x(&self) -> bool { self.scalar(4, false) }
-    pub fn adj_y(&self) -> bool { self.scalar(6, false) }
+    pub fn adj_x(&self) -> bool {
+        self.scalar(4, false)
+    }
+    pub fn adj_y(&self) -> bool {
+        self.scalar(6, false)
+    }
 }
 
 table!(
@@ -744,8 +869,12 @@ table!(
     CumsumOptions { "exclusive": bool = 4, "reverse": bool = 6 }
 );
 impl CumsumOptions<'_> {
-    pub fn exclusive(&self) -> bool { self.scalar(4, false) }
-    pub fn reverse(&self) -> bool { self.scalar(6, false) }
+    pub fn exclusive(&self) -> bool {
+        self.scalar(4, false)
+    }
+    pub fn reverse(&self) -> bool {
+        self.scalar(6, false)
+    }
 }
 
 table!(
@@ -753,7 +882,9 @@ table!(
     ReducerOptions { "keep_dims": bool = 4 }
 );
 impl ReducerOptions<'_> {
-    pub fn keep_dims(&self) -> bool { self.scalar(4, false) }
+    pub fn keep_dims(&self) -> bool {
+        self.scalar(4, false)
+    }
 }
 
 table!(
@@ -764,12 +895,24 @@ table!(
     }
 );
 impl StridedSliceOptions<'_> {
-    pub fn begin_mask(&self) -> i32 { self.scalar(4, 0) }
-    pub fn end_mask(&self) -> i32 { self.scalar(6, 0) }
-    pub fn ellipsis_mask(&self) -> i32 { self.scalar(8, 0) }
-    pub fn new_axis_mask(&self) -> i32 { self.scalar(10, 0) }
-    pub fn shrink_axis_mask(&self) -> i32 { self.scalar(12, 0) }
-    pub fn offset(&self) -> bool { self.scalar(14, false) }
+    pub fn begin_mask(&self) -> i32 {
+        self.scalar(4, 0)
+    }
+    pub fn end_mask(&self) -> i32 {
+        self.scalar(6, 0)
+    }
+    pub fn ellipsis_mask(&self) -> i32 {
+        self.scalar(8, 0)
+    }
+    pub fn new_axis_mask(&self) -> i32 {
+        self.scalar(10, 0)
+    }
+    pub fn shrink_axis_mask(&self) -> i32 {
+        self.scalar(12, 0)
+    }
+    pub fn offset(&self) -> bool {
+        self.scalar(14, false)
+    }
 }
 
 table!(
@@ -777,13 +920,22 @@ table!(
     VarHandleOptions { "container": Str<'_> = 4, "shared_name": Str<'_> = 6 }
 );
 impl<'a> VarHandleOptions<'a> {
-    pub fn container(&self) -> Option<&'a str> { self.get::<Str<'a>>(4) }
-    pub fn shared_name(&self) -> Option<&'a str> { self.get::<Str<'a>>(6) }
+    pub fn container(&self) -> Option<&'a str> {
+        self.get::<Str<'a>>(4)
+    }
+    pub fn shared_name(&self) -> Option<&'a str> {
+        self.get::<Str<'a>>(6)
+    }
 }
 
 /// Verifier limits for model files.
 pub fn verifier_options() -> VerifierOptions {
-    VerifierOptions { max_depth: 64, max_tables: 4_000_000, max_apparent_size: 1 << 31, ignore_missing_null_terminator: false }
+    VerifierOptions {
+        max_depth: 64,
+        max_tables: 4_000_000,
+        max_apparent_size: 1 << 31,
+        ignore_missing_null_terminator: false,
+    }
 }
 
 /// Verifies `bytes` as a TFLite model and returns its root table.

@@ -1,0 +1,1486 @@
+//! JAX / Flax front-end: StableHLO (text, MLIR bytecode, `jax.export` blob) lowered onto the IR.
+//!
+//! Parsing lives in the `cerebro-stablehlo` crate; this module maps its AST onto [`Graph`]:
+//! every `func.func` reached from the entry becomes a subgraph (`func.call` → [`Op::Call`]), and
+//! the regions of `while` / `if` / `case` become subgraphs too. Values a region uses from the
+//! enclosing function are passed in as extra inputs (constants are shared instead).
+//! Anything without an IR equivalent is refused with an [`Error::Unsupported`] naming the op.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use cerebro_stablehlo::ast::{
+    self, Attr, ElementType, FloatKind, Function, Module, Op as HloOp, Region, TensorType, Type,
+    ValueId,
+};
+
+use crate::error::{Error, Result};
+use crate::ir::{
+    Activation, AlignedBuf, BinaryOp, CompareOp, Conv2dAttrs, DType, DotGeneralAttrs, Graph, Node,
+    Op, PadMode, Padding2d, Pool2dAttrs, PoolKind, ReduceOp, Shape, Subgraph, SubgraphId, TensorId,
+    TensorInfo, TensorKind, UnaryOp,
+};
+
+/// Regions and calls nested deeper than this are refused.
+const MAX_NESTING: usize = 32;
+
+fn malformed(e: cerebro_stablehlo::Error) -> Error {
+    Error::Malformed(format!("StableHLO: {e}"))
+}
+
+/// How an `@main` argument is provided.
+#[derive(Debug, Clone)]
+pub enum ArgBinding {
+    /// A runtime input of the model.
+    Input,
+    /// A constant baked into the graph (e.g. a Flax parameter): dtype, shape, bytes.
+    Constant(DType, Vec<usize>, Vec<u8>),
+}
+
+/// What a `check.*` op of a conformance test expects.
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    /// Exactly equal to the constant.
+    EqConst(DType, Vec<usize>, Vec<u8>),
+    /// Within tolerance of the constant.
+    AlmostEqConst(DType, Vec<usize>, Vec<u8>),
+    /// The two outputs are exactly equal.
+    Eq,
+    /// The two outputs are close.
+    AlmostEq,
+}
+
+/// A check of a conformance test: which entry outputs it looks at and what it expects.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// The expectation.
+    pub kind: CheckKind,
+    /// Entry-subgraph output indices it reads (1 for `*_const`, 2 otherwise).
+    pub outputs: Vec<usize>,
+    /// Source line of the check op (0 for binary input).
+    pub line: u32,
+}
+
+/// A lowered module.
+#[derive(Debug)]
+pub struct Lowered {
+    /// The graph (entry = the requested function).
+    pub graph: Graph,
+    /// Checks found in the entry function (conformance tests); the values they read are entry
+    /// outputs placed before the function's own results.
+    pub checks: Vec<Check>,
+}
+
+/// Load any JAX form (text, `.mlirbc`, `jax.export` blob) with `@main` as the entry and every
+/// argument a runtime input.
+pub fn load(bytes: &[u8]) -> Result<Graph> {
+    let model = cerebro_stablehlo::load_jax_model(bytes).map_err(malformed)?;
+    Ok(lower(&model.module, "main", &[])?.graph)
+}
+
+/// Load a Flax model: a `jax.export` blob of `f(variables, *inputs)` plus its
+/// `flax.serialization.to_bytes` parameters; the parameters become constants and only the real
+/// inputs remain.
+pub fn load_with_params(bytes: &[u8], params: &[u8]) -> Result<Graph> {
+    let model = cerebro_stablehlo::load_jax_model(bytes).map_err(malformed)?;
+    let exported = model.exported.as_ref().ok_or_else(|| {
+        Error::BadInput("Flax parameters need a jax.export blob (it names the arguments)".into())
+    })?;
+    let leaves = cerebro_stablehlo::flax::parse_params(params).map_err(malformed)?;
+    let sources = cerebro_stablehlo::flax::bind(exported, &leaves, 0).map_err(malformed)?;
+    let mut bindings = Vec::new();
+    for s in sources {
+        bindings.push(match s {
+            cerebro_stablehlo::flax::ArgSource::Input(_) => ArgBinding::Input,
+            cerebro_stablehlo::flax::ArgSource::Param(i) => {
+                let l = &leaves[i];
+                let dtype = dtype_of(&l.element)?;
+                let shape = l
+                    .shape
+                    .iter()
+                    .map(|d| usize::try_from(*d).map_err(|_| Error::TooLarge("dim".into())))
+                    .collect::<Result<Vec<_>>>()?;
+                ArgBinding::Constant(dtype, shape, l.data.clone())
+            }
+        });
+    }
+    Ok(lower(&model.module, "main", &bindings)?.graph)
+}
+
+/// Lower `module` with `entry` as the entry subgraph. `bindings` (empty = all inputs) says how
+/// each entry argument is provided.
+pub fn lower(module: &Module, entry: &str, bindings: &[ArgBinding]) -> Result<Lowered> {
+    let f = module
+        .function(entry)
+        .ok_or_else(|| Error::Invalid(format!("no function @{entry} in the module")))?;
+    let mut l = Lowerer {
+        module,
+        graph: Graph::default(),
+        functions: BTreeMap::new(),
+        stack: Vec::new(),
+        checks: Vec::new(),
+        lowering: Vec::new(),
+    };
+    let id = l.function(f, bindings, true)?;
+    l.graph.entry = id;
+    Ok(Lowered {
+        graph: l.graph,
+        checks: l.checks,
+    })
+}
+
+/// Engine dtype of a StableHLO element type.
+pub fn dtype_of(e: &ElementType) -> Result<DType> {
+    Ok(match e {
+        ElementType::Int { bits: 1, .. } => DType::Bool,
+        ElementType::Int {
+            bits: 8,
+            signed: true,
+        } => DType::I8,
+        ElementType::Int {
+            bits: 8,
+            signed: false,
+        } => DType::U8,
+        ElementType::Int {
+            bits: 16,
+            signed: true,
+        } => DType::I16,
+        ElementType::Int {
+            bits: 32,
+            signed: true,
+        } => DType::I32,
+        ElementType::Int {
+            bits: 32,
+            signed: false,
+        } => DType::U32,
+        ElementType::Int {
+            bits: 64,
+            signed: true,
+        } => DType::I64,
+        ElementType::Float(FloatKind::F32) => DType::F32,
+        ElementType::Float(FloatKind::F16) => DType::F16,
+        ElementType::Float(FloatKind::BF16) => DType::BF16,
+        other => return Err(Error::Unsupported(format!("element type {other:?}"))),
+    })
+}
+
+fn tensor_type(t: &Type) -> Result<(DType, Vec<usize>)> {
+    match t {
+        Type::Tensor(TensorType { shape, element, .. }) => {
+            let dims = shape
+                .iter()
+                .map(|d| {
+                    d.and_then(|d| usize::try_from(d).ok())
+                        .ok_or_else(|| Error::Unsupported("dynamic or huge dimension".into()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Shape::new(&dims).num_elements()?;
+            Ok((dtype_of(element)?, dims))
+        }
+        other => Err(Error::Unsupported(format!("type {other:?}"))),
+    }
+}
+
+/// Raw element bytes of a dense attribute, expanded from a splat, in the engine's layout.
+fn dense_bytes(e: &ast::DenseElements) -> Result<(DType, Vec<usize>, Vec<u8>)> {
+    let (dtype, dims) = tensor_type(&Type::Tensor(e.ty.clone()))?;
+    let n = Shape::new(&dims).num_elements()?;
+    let w = e.ty.element.storage_bytes();
+    if w != dtype.size() {
+        return Err(Error::Unsupported(format!(
+            "constant of {:?}",
+            e.ty.element
+        )));
+    }
+    let data = if e.splat {
+        let total = n
+            .checked_mul(w)
+            .ok_or_else(|| Error::TooLarge("constant".into()))?;
+        let mut v = Vec::new();
+        v.try_reserve_exact(total)
+            .map_err(|_| Error::TooLarge("constant".into()))?;
+        for _ in 0..n {
+            v.extend_from_slice(&e.data);
+        }
+        v
+    } else {
+        e.data.clone()
+    };
+    if data.len() != n * w {
+        return Err(Error::Malformed(
+            "constant data does not fill its type".into(),
+        ));
+    }
+    Ok((dtype, dims, data))
+}
+
+/// One subgraph being built.
+struct Sg {
+    sub: Subgraph,
+    values: BTreeMap<ValueId, TensorId>,
+    /// Values taken from the enclosing subgraph, in input order after the block arguments.
+    captures: Vec<ValueId>,
+    /// The enclosing function's values can be captured (false for functions: isolated).
+    can_capture: bool,
+}
+
+struct Lowerer<'m> {
+    module: &'m Module,
+    graph: Graph,
+    functions: BTreeMap<String, SubgraphId>,
+    stack: Vec<Sg>,
+    checks: Vec<Check>,
+    lowering: Vec<String>,
+}
+
+fn attr_ints(op: &HloOp, name: &str) -> Result<Vec<i64>> {
+    op.attr(name)
+        .and_then(Attr::as_i64s)
+        .ok_or_else(|| Error::Malformed(format!("{}: missing '{name}'", op.name)))
+}
+
+fn attr_usizes(op: &HloOp, name: &str) -> Result<Vec<usize>> {
+    attr_ints(op, name)?
+        .into_iter()
+        .map(|v| {
+            usize::try_from(v)
+                .map_err(|_| Error::Unsupported(format!("{}: negative {name}", op.name)))
+        })
+        .collect()
+}
+
+fn to_usizes(v: &[i64], what: &str) -> Result<Vec<usize>> {
+    v.iter()
+        .map(|x| usize::try_from(*x).map_err(|_| Error::Invalid(format!("negative {what}"))))
+        .collect()
+}
+
+impl<'m> Lowerer<'m> {
+    fn cur(&mut self) -> &mut Sg {
+        let i = self.stack.len() - 1;
+        &mut self.stack[i]
+    }
+
+    fn add_tensor(
+        &mut self,
+        level: usize,
+        dtype: DType,
+        dims: &[usize],
+        kind: TensorKind,
+        name: String,
+    ) -> TensorId {
+        let sub = &mut self.stack[level].sub;
+        sub.tensors.push(TensorInfo {
+            name,
+            dtype,
+            shape: Shape::new(dims),
+            quant: None,
+            kind,
+        });
+        sub.tensors.len() - 1
+    }
+
+    fn new_activation(&mut self, dtype: DType, dims: &[usize]) -> TensorId {
+        let level = self.stack.len() - 1;
+        let n = self.stack[level].sub.tensors.len();
+        self.add_tensor(level, dtype, dims, TensorKind::Activation, format!("t{n}"))
+    }
+
+    fn constant(&mut self, dtype: DType, dims: &[usize], bytes: &[u8]) -> Result<TensorId> {
+        let buf = AlignedBuf::copy_from(bytes).ok_or_else(|| Error::TooLarge("constant".into()))?;
+        let c = self.graph.add_constant(buf);
+        let level = self.stack.len() - 1;
+        Ok(self.add_tensor(
+            level,
+            dtype,
+            dims,
+            TensorKind::Constant(c),
+            format!("const{c}"),
+        ))
+    }
+
+    fn scalar_const_f32(&mut self, v: f32) -> Result<TensorId> {
+        self.constant(DType::F32, &[], &v.to_le_bytes())
+    }
+
+    fn info(&self, t: TensorId) -> (DType, Vec<usize>) {
+        let s = &self.stack[self.stack.len() - 1].sub.tensors[t];
+        (s.dtype, s.shape.dims().to_vec())
+    }
+
+    fn node(&mut self, op: Op, inputs: Vec<Option<TensorId>>, outputs: Vec<TensorId>) {
+        self.cur().sub.nodes.push(Node {
+            op,
+            inputs,
+            outputs,
+        });
+    }
+
+    /// The tensor of `v` at `level`, capturing it from enclosing regions if needed.
+    fn value_at(&mut self, level: usize, v: ValueId) -> Result<TensorId> {
+        if let Some(&t) = self.stack[level].values.get(&v) {
+            return Ok(t);
+        }
+        if level == 0 || !self.stack[level].can_capture {
+            return Err(Error::Invalid(format!("value %{v} used but not defined")));
+        }
+        let outer = self.value_at(level - 1, v)?;
+        let info = self.stack[level - 1].sub.tensors[outer].clone();
+        let t = match info.kind {
+            TensorKind::Constant(c) => self.add_tensor(
+                level,
+                info.dtype,
+                info.shape.dims(),
+                TensorKind::Constant(c),
+                info.name,
+            ),
+            TensorKind::Activation => {
+                let t = self.add_tensor(
+                    level,
+                    info.dtype,
+                    info.shape.dims(),
+                    TensorKind::Activation,
+                    format!("capture{v}"),
+                );
+                self.stack[level].captures.push(v);
+                self.stack[level].sub.inputs.push(t);
+                t
+            }
+        };
+        self.stack[level].values.insert(v, t);
+        Ok(t)
+    }
+
+    fn value(&mut self, v: ValueId) -> Result<TensorId> {
+        let level = self.stack.len() - 1;
+        self.value_at(level, v)
+    }
+
+    fn define(&mut self, v: ValueId, t: TensorId) {
+        self.cur().values.insert(v, t);
+    }
+
+    /// Lower a function into a subgraph (memoized by name; recursion refused).
+    fn function(
+        &mut self,
+        f: &'m Function,
+        bindings: &[ArgBinding],
+        entry: bool,
+    ) -> Result<SubgraphId> {
+        if !entry {
+            if let Some(&id) = self.functions.get(&f.name) {
+                return Ok(id);
+            }
+        }
+        if self.lowering.contains(&f.name) {
+            return Err(Error::Unsupported(format!("recursive call of @{}", f.name)));
+        }
+        if self.stack.len() > MAX_NESTING {
+            return Err(Error::Unsupported("calls nested too deeply".into()));
+        }
+        self.lowering.push(f.name.clone());
+        self.stack.push(Sg {
+            sub: Subgraph {
+                name: f.name.clone(),
+                ..Subgraph::default()
+            },
+            values: BTreeMap::new(),
+            captures: Vec::new(),
+            can_capture: false,
+        });
+        let r = self.function_body(f, bindings, entry);
+        let sg = self.stack.pop().expect("pushed above");
+        self.lowering.pop();
+        r?;
+        self.graph.subgraphs.push(sg.sub);
+        let id = self.graph.subgraphs.len() - 1;
+        if !entry {
+            self.functions.insert(f.name.clone(), id);
+        }
+        Ok(id)
+    }
+
+    fn function_body(
+        &mut self,
+        f: &'m Function,
+        bindings: &[ArgBinding],
+        entry: bool,
+    ) -> Result<()> {
+        let block = match f.body.blocks.as_slice() {
+            [b] => b,
+            [] => return Err(Error::Unsupported(format!("@{} has no body", f.name))),
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "@{} has several blocks",
+                    f.name
+                )))
+            }
+        };
+        if !bindings.is_empty() && bindings.len() != block.arguments.len() {
+            return Err(Error::Invalid(format!(
+                "@{} takes {} arguments, {} bound",
+                f.name,
+                block.arguments.len(),
+                bindings.len()
+            )));
+        }
+        for (i, (v, ty)) in block.arguments.iter().enumerate() {
+            let (dtype, dims) = tensor_type(ty)?;
+            let t = match bindings.get(i) {
+                Some(ArgBinding::Constant(d, s, bytes)) => {
+                    if *d != dtype || *s != dims {
+                        return Err(Error::BadInput(format!(
+                            "argument {i} of @{}: bound {d} {s:?}, function wants {dtype} {dims:?}",
+                            f.name
+                        )));
+                    }
+                    self.constant(dtype, &dims, bytes)?
+                }
+                _ => {
+                    let name = f
+                        .arguments
+                        .get(i)
+                        .and_then(|a| a.loc_name.clone())
+                        .unwrap_or_else(|| format!("arg{i}"));
+                    let level = self.stack.len() - 1;
+                    let t = self.add_tensor(level, dtype, &dims, TensorKind::Activation, name);
+                    self.cur().sub.inputs.push(t);
+                    t
+                }
+            };
+            self.define(*v, t);
+        }
+        let outs = self.ops(&block.ops, entry)?;
+        let mut outputs = self.fix_outputs(outs)?;
+        self.cur().sub.outputs.append(&mut outputs);
+        Ok(())
+    }
+
+    /// Outputs must be distinct activation tensors that are not inputs: copy when needed.
+    fn fix_outputs(&mut self, outs: Vec<TensorId>) -> Result<Vec<TensorId>> {
+        let mut fixed = Vec::new();
+        for t in outs {
+            let sg = &self.stack[self.stack.len() - 1].sub;
+            let needs_copy = fixed.contains(&t)
+                || sg.inputs.contains(&t)
+                || matches!(sg.tensors[t].kind, TensorKind::Constant(_));
+            if needs_copy {
+                let (d, s) = self.info(t);
+                let o = self.new_activation(d, &s);
+                self.node(Op::Identity, vec![Some(t)], vec![o]);
+                fixed.push(o);
+            } else {
+                fixed.push(t);
+            }
+        }
+        Ok(fixed)
+    }
+
+    /// Lower a block's ops; returns the tensors of its terminator's operands.
+    fn ops(&mut self, ops: &'m [HloOp], entry: bool) -> Result<Vec<TensorId>> {
+        for op in ops {
+            match op.name.as_str() {
+                "func.return" | "stablehlo.return" => {
+                    let mut outs = Vec::new();
+                    for v in &op.operands {
+                        outs.push(self.value(*v)?);
+                    }
+                    return Ok(outs);
+                }
+                n if n.starts_with("check.")
+                    || (n == "stablehlo.custom_call"
+                        && matches!(op.attr("call_target_name"), Some(Attr::String(s)) if s.starts_with("check."))) =>
+                {
+                    if !entry {
+                        return Err(Error::Unsupported(
+                            "check op outside the test function".into(),
+                        ));
+                    }
+                    self.check(op)?;
+                }
+                _ => self.op(op).map_err(|e| match e {
+                    Error::Unsupported(m) => {
+                        Error::Unsupported(format!("{} (line {}): {m}", op.name, op.position.line))
+                    }
+                    Error::Invalid(m) => {
+                        Error::Invalid(format!("{} (line {}): {m}", op.name, op.position.line))
+                    }
+                    other => other,
+                })?,
+            }
+        }
+        Err(Error::Malformed("block without a terminator".into()))
+    }
+
+    fn check(&mut self, op: &HloOp) -> Result<()> {
+        let name = match op.attr("call_target_name") {
+            Some(Attr::String(s)) => s.as_str(),
+            _ => op.name.as_str(),
+        };
+        let line = op.position.line;
+        let expected = |op: &HloOp| -> Result<(DType, Vec<usize>, Vec<u8>)> {
+            match op.attr("value") {
+                Some(Attr::Elements(e)) => dense_bytes(e),
+                _ => Err(Error::Malformed("check without a value".into())),
+            }
+        };
+        let kind = match name {
+            "check.expect_eq_const" => {
+                let (d, s, b) = expected(op)?;
+                CheckKind::EqConst(d, s, b)
+            }
+            "check.expect_almost_eq_const" => {
+                let (d, s, b) = expected(op)?;
+                CheckKind::AlmostEqConst(d, s, b)
+            }
+            "check.expect_eq" => CheckKind::Eq,
+            "check.expect_almost_eq" => CheckKind::AlmostEq,
+            other => return Err(Error::Unsupported(format!("{other}"))),
+        };
+        let mut outputs = Vec::new();
+        for v in &op.operands {
+            let t = self.value(*v)?;
+            let t = self.fix_outputs(vec![t])?[0];
+            let t = if self.cur().sub.outputs.contains(&t) {
+                let (d, s) = self.info(t);
+                let o = self.new_activation(d, &s);
+                self.node(Op::Identity, vec![Some(t)], vec![o]);
+                o
+            } else {
+                t
+            };
+            self.cur().sub.outputs.push(t);
+            outputs.push(self.cur().sub.outputs.len() - 1);
+        }
+        self.checks.push(Check {
+            kind,
+            outputs,
+            line,
+        });
+        Ok(())
+    }
+
+    fn result_type(op: &HloOp, i: usize) -> Result<(DType, Vec<usize>)> {
+        tensor_type(
+            op.result_types
+                .get(i)
+                .ok_or_else(|| Error::Malformed(format!("{} has no result {i}", op.name)))?,
+        )
+    }
+
+    /// Define a fresh output tensor for result `i` of `op`.
+    fn result(&mut self, op: &HloOp, i: usize) -> Result<TensorId> {
+        let (d, s) = Self::result_type(op, i)?;
+        let t = self.new_activation(d, &s);
+        let v = *op
+            .results
+            .get(i)
+            .ok_or_else(|| Error::Malformed(format!("{} has no result {i}", op.name)))?;
+        self.define(v, t);
+        Ok(t)
+    }
+
+    fn operands(&mut self, op: &HloOp) -> Result<Vec<TensorId>> {
+        op.operands.iter().map(|v| self.value(*v)).collect()
+    }
+
+    fn simple(&mut self, op: &HloOp, ir: Op) -> Result<()> {
+        let ins = self.operands(op)?;
+        let out = self.result(op, 0)?;
+        self.node(ir, ins.into_iter().map(Some).collect(), vec![out]);
+        Ok(())
+    }
+
+    fn op(&mut self, op: &'m HloOp) -> Result<()> {
+        let base = op.name.strip_prefix("stablehlo.").unwrap_or(&op.name);
+        let unary = |u: UnaryOp| Op::Unary(u);
+        let binary = |b: BinaryOp| Op::Binary {
+            op: b,
+            activation: Activation::None,
+        };
+        match base {
+            "constant" => {
+                let Some(Attr::Elements(e)) = op.attr("value") else {
+                    return Err(Error::Malformed("constant without a dense value".into()));
+                };
+                let (d, s, b) = dense_bytes(e)?;
+                let t = self.constant(d, &s, &b)?;
+                self.define(op.results[0], t);
+                Ok(())
+            }
+            "add" => self.logical_or(op, BinaryOp::Add, BinaryOp::LogicalOr),
+            "subtract" => self.simple(op, binary(BinaryOp::Sub)),
+            "multiply" => self.logical_or(op, BinaryOp::Mul, BinaryOp::LogicalAnd),
+            "divide" => self.simple(op, binary(BinaryOp::Div)),
+            "maximum" => self.logical_or(op, BinaryOp::Maximum, BinaryOp::LogicalOr),
+            "minimum" => self.logical_or(op, BinaryOp::Minimum, BinaryOp::LogicalAnd),
+            "power" => self.simple(op, binary(BinaryOp::Pow)),
+            "atan2" => self.simple(op, binary(BinaryOp::Atan2)),
+            "and" | "or" => {
+                let (d, _) = Self::result_type(op, 0)?;
+                if d != DType::Bool {
+                    return Err(Error::Unsupported("bitwise and/or on integers".into()));
+                }
+                self.simple(
+                    op,
+                    binary(if base == "and" {
+                        BinaryOp::LogicalAnd
+                    } else {
+                        BinaryOp::LogicalOr
+                    }),
+                )
+            }
+            "not" => {
+                let (d, _) = Self::result_type(op, 0)?;
+                if d != DType::Bool {
+                    return Err(Error::Unsupported("bitwise not on integers".into()));
+                }
+                self.simple(op, unary(UnaryOp::LogicalNot))
+            }
+            "abs" => self.simple(op, unary(UnaryOp::Abs)),
+            "negate" => self.simple(op, unary(UnaryOp::Neg)),
+            "exponential" => self.simple(op, unary(UnaryOp::Exp)),
+            "log" => self.simple(op, unary(UnaryOp::Log)),
+            "sqrt" => self.simple(op, unary(UnaryOp::Sqrt)),
+            "rsqrt" => self.simple(op, unary(UnaryOp::Rsqrt)),
+            "tanh" => self.simple(op, unary(UnaryOp::Tanh)),
+            "logistic" => self.simple(op, unary(UnaryOp::Logistic)),
+            "floor" => self.simple(op, unary(UnaryOp::Floor)),
+            "ceil" => self.simple(op, unary(UnaryOp::Ceil)),
+            "round_nearest_even" => self.simple(op, unary(UnaryOp::Round)),
+            "sine" => self.simple(op, unary(UnaryOp::Sin)),
+            "cosine" => self.simple(op, unary(UnaryOp::Cos)),
+            "sign" => self.simple(op, unary(UnaryOp::Sign)),
+            "compare" => {
+                let dir = match op.attr("comparison_direction") {
+                    Some(Attr::Enum(_, d)) => d.as_str(),
+                    _ => return Err(Error::Malformed("compare without a direction".into())),
+                };
+                let c = match dir {
+                    "EQ" => CompareOp::Equal,
+                    "NE" => CompareOp::NotEqual,
+                    "LT" => CompareOp::Less,
+                    "LE" => CompareOp::LessEqual,
+                    "GT" => CompareOp::Greater,
+                    "GE" => CompareOp::GreaterEqual,
+                    other => return Err(Error::Malformed(format!("comparison {other}"))),
+                };
+                self.simple(op, Op::Compare(c))
+            }
+            "select" => self.simple(op, Op::Select),
+            "clamp" => {
+                let ins = self.operands(op)?;
+                let (d, s) = Self::result_type(op, 0)?;
+                let mid = self.new_activation(d, &s);
+                self.node(
+                    binary(BinaryOp::Maximum),
+                    vec![Some(ins[1]), Some(ins[0])],
+                    vec![mid],
+                );
+                let out = self.result(op, 0)?;
+                self.node(
+                    binary(BinaryOp::Minimum),
+                    vec![Some(mid), Some(ins[2])],
+                    vec![out],
+                );
+                Ok(())
+            }
+            "convert" => {
+                let x = self.value(op.operands[0])?;
+                let (din, _) = self.info(x);
+                let (dout, _) = Self::result_type(op, 0)?;
+                self.simple(op, if din == dout { Op::Identity } else { Op::Cast })
+            }
+            "reshape" => self.simple(op, Op::Reshape),
+            "optimization_barrier" => {
+                for (i, v) in op.operands.iter().enumerate() {
+                    let x = self.value(*v)?;
+                    let out = self.result(op, i)?;
+                    self.node(Op::Identity, vec![Some(x)], vec![out]);
+                }
+                Ok(())
+            }
+            "transpose" => {
+                let perm = attr_usizes(op, "permutation")?;
+                self.simple(op, Op::Transpose { perm })
+            }
+            "broadcast_in_dim" => self.broadcast_in_dim(op),
+            "iota" => {
+                let dim = op
+                    .attr("iota_dimension")
+                    .and_then(Attr::as_int)
+                    .and_then(|v| usize::try_from(v).ok())
+                    .ok_or_else(|| Error::Malformed("iota_dimension".into()))?;
+                let out = self.result(op, 0)?;
+                self.node(Op::Iota { dim }, vec![], vec![out]);
+                Ok(())
+            }
+            "concatenate" => {
+                let axis = op
+                    .attr("dimension")
+                    .and_then(Attr::as_int)
+                    .and_then(|v| usize::try_from(v).ok())
+                    .ok_or_else(|| Error::Malformed("dimension".into()))?;
+                self.simple(
+                    op,
+                    Op::Concat {
+                        axis,
+                        activation: Activation::None,
+                    },
+                )
+            }
+            "slice" => {
+                let begin = attr_usizes(op, "start_indices")?;
+                let strides = attr_usizes(op, "strides")?;
+                let (_, out_shape) = Self::result_type(op, 0)?;
+                let stride = strides
+                    .iter()
+                    .map(|s| isize::try_from(*s).map_err(|_| Error::Invalid("stride".into())))
+                    .collect::<Result<Vec<_>>>()?;
+                self.simple(
+                    op,
+                    Op::Slice {
+                        begin,
+                        stride,
+                        slice_shape: out_shape,
+                    },
+                )
+            }
+            "pad" => {
+                let low = attr_ints(op, "edge_padding_low")?;
+                let high = attr_ints(op, "edge_padding_high")?;
+                let interior = attr_ints(op, "interior_padding")?;
+                if interior.iter().any(|v| *v != 0) {
+                    return Err(Error::Unsupported("interior padding".into()));
+                }
+                let before = to_usizes(&low, "padding")
+                    .map_err(|_| Error::Unsupported("negative padding".into()))?;
+                let after = to_usizes(&high, "padding")
+                    .map_err(|_| Error::Unsupported("negative padding".into()))?;
+                self.simple(
+                    op,
+                    Op::Pad {
+                        before,
+                        after,
+                        mode: PadMode::Constant,
+                    },
+                )
+            }
+            "dot_general" => {
+                let Some(Attr::Dot(d)) = op.attr("dot_dimension_numbers") else {
+                    return Err(Error::Malformed(
+                        "dot_general without dimension numbers".into(),
+                    ));
+                };
+                let attrs = DotGeneralAttrs {
+                    lhs_batch: to_usizes(&d.lhs_batching_dimensions, "dim")?,
+                    rhs_batch: to_usizes(&d.rhs_batching_dimensions, "dim")?,
+                    lhs_contract: to_usizes(&d.lhs_contracting_dimensions, "dim")?,
+                    rhs_contract: to_usizes(&d.rhs_contracting_dimensions, "dim")?,
+                };
+                self.simple(op, Op::DotGeneral(attrs))
+            }
+            "dot" => {
+                let a = self.value(op.operands[0])?;
+                let (_, sa) = self.info(a);
+                let attrs = DotGeneralAttrs {
+                    lhs_batch: vec![],
+                    rhs_batch: vec![],
+                    lhs_contract: vec![sa.len().saturating_sub(1)],
+                    rhs_contract: vec![0],
+                };
+                self.simple(op, Op::DotGeneral(attrs))
+            }
+            "reduce" => self.reduce(op),
+            "reduce_window" => self.reduce_window(op),
+            "convolution" => self.convolution(op),
+            "gather" => self.gather(op),
+            "while" => self.while_(op),
+            "if" | "case" => self.if_(op),
+            "func.call" | "composite" => {
+                let key = if base == "composite" {
+                    "decomposition"
+                } else {
+                    "callee"
+                };
+                let Some(Attr::Symbol(callee)) = op.attr(key) else {
+                    return Err(Error::Malformed(format!("{} without a callee", op.name)));
+                };
+                let f = self
+                    .module
+                    .function(callee)
+                    .ok_or_else(|| Error::Invalid(format!("call of unknown function @{callee}")))?;
+                let id = self.function(f, &[], false)?;
+                let ins = self.operands(op)?;
+                let mut outs = Vec::new();
+                for i in 0..op.results.len() {
+                    outs.push(self.result(op, i)?);
+                }
+                self.node(
+                    Op::Call { subgraph: id },
+                    ins.into_iter().map(Some).collect(),
+                    outs,
+                );
+                Ok(())
+            }
+            _ => Err(Error::Unsupported("no lowering for this op".into())),
+        }
+    }
+
+    /// add/multiply/max/min on booleans are or/and.
+    fn logical_or(&mut self, op: &HloOp, arith: BinaryOp, logical: BinaryOp) -> Result<()> {
+        let (d, _) = Self::result_type(op, 0)?;
+        let b = if d == DType::Bool { logical } else { arith };
+        self.simple(
+            op,
+            Op::Binary {
+                op: b,
+                activation: Activation::None,
+            },
+        )
+    }
+
+    fn broadcast_in_dim(&mut self, op: &HloOp) -> Result<()> {
+        let dims = attr_usizes(op, "broadcast_dimensions")?;
+        let mut x = self.value(op.operands[0])?;
+        let (d, mut s) = self.info(x);
+        let (_, out) = Self::result_type(op, 0)?;
+        if dims.len() != s.len() || dims.iter().any(|&k| k >= out.len()) {
+            return Err(Error::Invalid(
+                "broadcast_dimensions do not match the shapes".into(),
+            ));
+        }
+        let mut order: Vec<usize> = (0..dims.len()).collect();
+        order.sort_by_key(|&i| dims[i]);
+        let mut dims = dims;
+        if order.iter().enumerate().any(|(i, &o)| i != o) {
+            let ts: Vec<usize> = order.iter().map(|&i| s[i]).collect();
+            let t = self.new_activation(d, &ts);
+            self.node(
+                Op::Transpose {
+                    perm: order.clone(),
+                },
+                vec![Some(x)],
+                vec![t],
+            );
+            x = t;
+            s = ts;
+            dims = order.iter().map(|&i| dims[i]).collect();
+        }
+        let mut mid = vec![1usize; out.len()];
+        for (i, &k) in dims.iter().enumerate() {
+            mid[k] = s[i];
+        }
+        if mid != s {
+            let t = self.new_activation(d, &mid);
+            self.node(Op::Reshape, vec![Some(x)], vec![t]);
+            x = t;
+        }
+        let o = self.result(op, 0)?;
+        self.node(
+            if mid == out {
+                Op::Identity
+            } else {
+                Op::BroadcastTo
+            },
+            vec![Some(x)],
+            vec![o],
+        );
+        Ok(())
+    }
+
+    /// The single binary op of a reducer body `(a, b) -> op(a, b)`.
+    fn reducer(region: &Region) -> Option<&str> {
+        let block = region.blocks.first()?;
+        let [body, ret] = block.ops.as_slice() else {
+            return None;
+        };
+        let args: Vec<ValueId> = block.arguments.iter().map(|(v, _)| *v).collect();
+        if args.len() != 2
+            || body.operands.len() != 2
+            || ret.operands.as_slice() != body.results.as_slice()
+        {
+            return None;
+        }
+        let (a, b) = (body.operands[0], body.operands[1]);
+        if !((a == args[0] && b == args[1]) || (a == args[1] && b == args[0])) {
+            return None;
+        }
+        body.name.strip_prefix("stablehlo.")
+    }
+
+    fn reduce(&mut self, op: &HloOp) -> Result<()> {
+        if op.operands.len() != 2 {
+            return Err(Error::Unsupported("variadic reduce".into()));
+        }
+        let body =
+            op.regions.first().and_then(Self::reducer).ok_or_else(|| {
+                Error::Unsupported("reduce body is not a single binary op".into())
+            })?;
+        let (d, _) = Self::result_type(op, 0)?;
+        let (rop, combine) = match (body, d == DType::Bool) {
+            ("add", false) => (ReduceOp::Sum, BinaryOp::Add),
+            ("multiply", false) => (ReduceOp::Prod, BinaryOp::Mul),
+            ("maximum", false) => (ReduceOp::Max, BinaryOp::Maximum),
+            ("minimum", false) => (ReduceOp::Min, BinaryOp::Minimum),
+            ("and" | "minimum" | "multiply", true) => (ReduceOp::All, BinaryOp::LogicalAnd),
+            ("or" | "maximum" | "add", true) => (ReduceOp::Any, BinaryOp::LogicalOr),
+            (other, _) => return Err(Error::Unsupported(format!("reduce with {other}"))),
+        };
+        let mut axes = attr_usizes(op, "dimensions")?;
+        axes.sort_unstable();
+        axes.dedup();
+        let x = self.value(op.operands[0])?;
+        let init = self.value(op.operands[1])?;
+        let (_, out) = Self::result_type(op, 0)?;
+        let r = self.new_activation(d, &out);
+        self.node(
+            Op::Reduce {
+                op: rop,
+                axes,
+                keep_dims: false,
+            },
+            vec![Some(x)],
+            vec![r],
+        );
+        // Fold the init value in: op(reduced, init) (a no-op for the identity element).
+        let o = self.result(op, 0)?;
+        self.node(
+            Op::Binary {
+                op: combine,
+                activation: Activation::None,
+            },
+            vec![Some(r), Some(init)],
+            vec![o],
+        );
+        Ok(())
+    }
+
+    fn reduce_window(&mut self, op: &HloOp) -> Result<()> {
+        if op.operands.len() != 2 {
+            return Err(Error::Unsupported("variadic reduce_window".into()));
+        }
+        let body = op.regions.first().and_then(Self::reducer).ok_or_else(|| {
+            Error::Unsupported("reduce_window body is not a single binary op".into())
+        })?;
+        let x = self.value(op.operands[0])?;
+        let (d, s) = self.info(x);
+        let rank = s.len();
+        let ones = vec![1i64; rank];
+        let get = |n: &str| op.attr(n).and_then(Attr::as_i64s);
+        let win =
+            get("window_dimensions").ok_or_else(|| Error::Malformed("window_dimensions".into()))?;
+        let strides = get("window_strides").unwrap_or_else(|| ones.clone());
+        if get("base_dilations").is_some_and(|v| v != ones)
+            || get("window_dilations").is_some_and(|v| v != ones)
+        {
+            return Err(Error::Unsupported("dilated reduce_window".into()));
+        }
+        let pad = get("padding").unwrap_or_else(|| vec![0; 2 * rank]);
+        if win.len() != rank || strides.len() != rank || pad.len() != 2 * rank {
+            return Err(Error::Invalid(
+                "reduce_window attributes do not match the rank".into(),
+            ));
+        }
+        // Cumulative sum along one axis: window n, padding (n-1, 0), stride 1.
+        let big: Vec<usize> = (0..rank).filter(|&i| win[i] != 1).collect();
+        if body == "add" && big.len() == 1 && strides.iter().all(|v| *v == 1) {
+            let a = big[0];
+            let n = s[a] as i64;
+            let pads_ok = (0..rank).all(|i| {
+                if i == a {
+                    pad[2 * i] == n - 1 && pad[2 * i + 1] == 0
+                } else {
+                    pad[2 * i] == 0 && pad[2 * i + 1] == 0
+                }
+            });
+            if win[a] == n && pads_ok {
+                return self.simple_first(
+                    op,
+                    Op::Cumsum {
+                        axis: a,
+                        exclusive: false,
+                        reverse: false,
+                    },
+                );
+            }
+        }
+        // 2-D pooling over the middle dims of an NHWC tensor.
+        if rank == 4
+            && d == DType::F32
+            && win[0] == 1
+            && win[3] == 1
+            && strides[0] == 1
+            && strides[3] == 1
+            && pad[0] == 0
+            && pad[1] == 0
+            && pad[6] == 0
+            && pad[7] == 0
+            && pad.iter().all(|v| *v >= 0)
+        {
+            let u = |v: i64| v as usize;
+            let attrs = |kind| Pool2dAttrs {
+                kind,
+                filter_h: u(win[1]),
+                filter_w: u(win[2]),
+                stride_h: u(strides[1]),
+                stride_w: u(strides[2]),
+                padding: Padding2d {
+                    top: u(pad[2]),
+                    bottom: u(pad[3]),
+                    left: u(pad[4]),
+                    right: u(pad[5]),
+                },
+                activation: Activation::None,
+            };
+            match body {
+                "maximum" => return self.simple_first(op, Op::Pool2d(attrs(PoolKind::Max))),
+                "add" if pad.iter().all(|v| *v == 0) => {
+                    let (_, out) = Self::result_type(op, 0)?;
+                    let avg = self.new_activation(d, &out);
+                    self.node(
+                        Op::Pool2d(attrs(PoolKind::Average)),
+                        vec![Some(x)],
+                        vec![avg],
+                    );
+                    let area = self.scalar_const_f32((win[1] * win[2]) as f32)?;
+                    let o = self.result(op, 0)?;
+                    self.node(
+                        Op::Binary {
+                            op: BinaryOp::Mul,
+                            activation: Activation::None,
+                        },
+                        vec![Some(avg), Some(area)],
+                        vec![o],
+                    );
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        Err(Error::Unsupported("this reduce_window shape".into()))
+    }
+
+    /// Like `simple` but only the first operand is an input.
+    fn simple_first(&mut self, op: &HloOp, ir: Op) -> Result<()> {
+        let x = self.value(op.operands[0])?;
+        let out = self.result(op, 0)?;
+        self.node(ir, vec![Some(x)], vec![out]);
+        Ok(())
+    }
+
+    fn convolution(&mut self, op: &HloOp) -> Result<()> {
+        let Some(Attr::Conv(c)) = op.attr("dimension_numbers") else {
+            return Err(Error::Malformed(
+                "convolution without dimension numbers".into(),
+            ));
+        };
+        if c.input_spatial_dimensions.len() != 2 {
+            return Err(Error::Unsupported("only 2-D convolutions".into()));
+        }
+        let get = |n: &str| op.attr(n).and_then(Attr::as_i64s);
+        if get("lhs_dilation").is_some_and(|v| v.iter().any(|x| *x != 1)) {
+            return Err(Error::Unsupported("lhs (transposed) dilation".into()));
+        }
+        if get("window_reversal").is_some_and(|v| v.iter().any(|x| *x != 0)) {
+            return Err(Error::Unsupported("window reversal".into()));
+        }
+        if op
+            .attr("batch_group_count")
+            .and_then(Attr::as_int)
+            .unwrap_or(1)
+            != 1
+        {
+            return Err(Error::Unsupported("batch_group_count".into()));
+        }
+        let groups = op
+            .attr("feature_group_count")
+            .and_then(Attr::as_int)
+            .unwrap_or(1);
+        let groups = usize::try_from(groups)
+            .ok()
+            .filter(|g| *g >= 1)
+            .ok_or_else(|| Error::Invalid("feature_group_count".into()))?;
+        let strides = get("window_strides").unwrap_or_else(|| vec![1, 1]);
+        let dil = get("rhs_dilation").unwrap_or_else(|| vec![1, 1]);
+        let pad = get("padding").unwrap_or_else(|| vec![0; 4]);
+        if strides.len() != 2 || dil.len() != 2 || pad.len() != 4 || pad.iter().any(|v| *v < 0) {
+            return Err(Error::Unsupported("convolution window".into()));
+        }
+        let x = self.value(op.operands[0])?;
+        let w = self.value(op.operands[1])?;
+        let (d, xs) = self.info(x);
+        let (_, ws) = self.info(w);
+        let idx = |v: i64| usize::try_from(v).map_err(|_| Error::Invalid("conv dimension".into()));
+        // Input to NHWC.
+        let in_perm = vec![
+            idx(c.input_batch_dimension)?,
+            idx(c.input_spatial_dimensions[0])?,
+            idx(c.input_spatial_dimensions[1])?,
+            idx(c.input_feature_dimension)?,
+        ];
+        let x = self.permute(x, d, &xs, &in_perm)?;
+        // Kernel to OHWI.
+        let k_perm = vec![
+            idx(c.kernel_output_feature_dimension)?,
+            idx(c.kernel_spatial_dimensions[0])?,
+            idx(c.kernel_spatial_dimensions[1])?,
+            idx(c.kernel_input_feature_dimension)?,
+        ];
+        let w = self.permute(w, d, &ws, &k_perm)?;
+        // Output: compute NHWC, then permute into the requested layout.
+        let out_layout = [
+            idx(c.output_batch_dimension)?,
+            idx(c.output_spatial_dimensions[0])?,
+            idx(c.output_spatial_dimensions[1])?,
+            idx(c.output_feature_dimension)?,
+        ];
+        let (_, out) = Self::result_type(op, 0)?;
+        if out_layout.iter().any(|&i| i >= 4) {
+            return Err(Error::Invalid("conv output layout".into()));
+        }
+        let nhwc: Vec<usize> = out_layout.iter().map(|&i| out[i]).collect();
+        let attrs = Conv2dAttrs {
+            stride_h: strides[0] as usize,
+            stride_w: strides[1] as usize,
+            dilation_h: dil[0] as usize,
+            dilation_w: dil[1] as usize,
+            padding: Padding2d {
+                top: pad[0] as usize,
+                bottom: pad[1] as usize,
+                left: pad[2] as usize,
+                right: pad[3] as usize,
+            },
+            groups,
+            activation: Activation::None,
+        };
+        if out_layout == [0, 1, 2, 3] {
+            let o = self.result(op, 0)?;
+            self.node(Op::Conv2d(attrs), vec![Some(x), Some(w), None], vec![o]);
+        } else {
+            let t = self.new_activation(d, &nhwc);
+            self.node(Op::Conv2d(attrs), vec![Some(x), Some(w), None], vec![t]);
+            // out.dims[out_layout[k]] = nhwc[k] → perm[out_layout[k]] = k.
+            let mut perm = vec![0usize; 4];
+            for (k, &p) in out_layout.iter().enumerate() {
+                perm[p] = k;
+            }
+            let o = self.result(op, 0)?;
+            self.node(Op::Transpose { perm }, vec![Some(t)], vec![o]);
+        }
+        Ok(())
+    }
+
+    /// Transpose `x` so that new dim i is old dim `perm[i]` (no-op for the identity).
+    fn permute(&mut self, x: TensorId, d: DType, s: &[usize], perm: &[usize]) -> Result<TensorId> {
+        if perm.len() != s.len() || perm.iter().any(|&p| p >= s.len()) {
+            return Err(Error::Invalid("layout does not match the rank".into()));
+        }
+        if perm.iter().enumerate().all(|(i, &p)| i == p) {
+            return Ok(x);
+        }
+        let ns: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
+        let t = self.new_activation(d, &ns);
+        self.node(
+            Op::Transpose {
+                perm: perm.to_vec(),
+            },
+            vec![Some(x)],
+            vec![t],
+        );
+        Ok(t)
+    }
+
+    /// `x[idx]`-style gathers along one axis become [`Op::Gather`].
+    fn gather(&mut self, op: &HloOp) -> Result<()> {
+        let Some(Attr::Gather(g)) = op.attr("dimension_numbers") else {
+            return Err(Error::Malformed("gather without dimension numbers".into()));
+        };
+        let x = self.value(op.operands[0])?;
+        let idx = self.value(op.operands[1])?;
+        let (_, xs) = self.info(x);
+        let (id, is) = self.info(idx);
+        let sizes = attr_usizes(op, "slice_sizes")?;
+        let unsupported = || Error::Unsupported("this gather shape".into());
+        if g.start_index_map.len() != 1
+            || g.collapsed_slice_dims != g.start_index_map
+            || !g.operand_batching_dims.is_empty()
+        {
+            return Err(unsupported());
+        }
+        let a = usize::try_from(g.start_index_map[0]).map_err(|_| unsupported())?;
+        let ivd = usize::try_from(g.index_vector_dim).map_err(|_| unsupported())?;
+        if a >= xs.len()
+            || sizes.len() != xs.len()
+            || sizes
+                .iter()
+                .enumerate()
+                .any(|(i, &sz)| if i == a { sz != 1 } else { sz != xs[i] })
+        {
+            return Err(unsupported());
+        }
+        // Indices: drop the index vector dim (size 1) if present.
+        let batch: Vec<usize> = if ivd < is.len() {
+            if is[ivd] != 1 {
+                return Err(unsupported());
+            }
+            is.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != ivd)
+                .map(|(_, &v)| v)
+                .collect()
+        } else {
+            is.clone()
+        };
+        let nb = batch.len();
+        let expected: Vec<i64> = (0..a)
+            .chain(a + nb..xs.len() - 1 + nb)
+            .map(|v| v as i64)
+            .collect();
+        if g.offset_dims != expected {
+            return Err(unsupported());
+        }
+        let idx = if batch != is {
+            let t = self.new_activation(id, &batch);
+            self.node(Op::Reshape, vec![Some(idx)], vec![t]);
+            t
+        } else {
+            idx
+        };
+        let o = self.result(op, 0)?;
+        self.node(
+            Op::Gather {
+                axis: a,
+                batch_dims: 0,
+            },
+            vec![Some(x), Some(idx)],
+            vec![o],
+        );
+        Ok(())
+    }
+
+    /// Lower a region into a new subgraph with `args` as its first inputs. Returns the subgraph
+    /// and the captured outer values (appended inputs).
+    fn region(&mut self, region: &'m Region, name: &str) -> Result<(SubgraphId, Vec<ValueId>)> {
+        if self.stack.len() > MAX_NESTING {
+            return Err(Error::Unsupported("regions nested too deeply".into()));
+        }
+        let block = match region.blocks.as_slice() {
+            [b] => b,
+            _ => return Err(Error::Unsupported("region with several blocks".into())),
+        };
+        self.stack.push(Sg {
+            sub: Subgraph {
+                name: name.to_string(),
+                ..Subgraph::default()
+            },
+            values: BTreeMap::new(),
+            captures: Vec::new(),
+            can_capture: true,
+        });
+        let r = (|| -> Result<()> {
+            for (v, ty) in &block.arguments {
+                let (d, s) = tensor_type(ty)?;
+                let level = self.stack.len() - 1;
+                let t =
+                    self.add_tensor(level, d, &s, TensorKind::Activation, format!("{name}.arg"));
+                self.cur().sub.inputs.push(t);
+                self.define(*v, t);
+            }
+            let outs = self.ops(&block.ops, false)?;
+            let outs = self.fix_outputs(outs)?;
+            self.cur().sub.outputs = outs;
+            Ok(())
+        })();
+        let sg = self.stack.pop().expect("pushed above");
+        r?;
+        // Captured inputs were appended as they were found, after the block arguments.
+        self.graph.subgraphs.push(sg.sub);
+        Ok((self.graph.subgraphs.len() - 1, sg.captures))
+    }
+
+    /// Give subgraph `id` (with `own` captures appended to its inputs) the capture list `all`.
+    fn align_captures(
+        &mut self,
+        id: SubgraphId,
+        nargs: usize,
+        own: &[ValueId],
+        all: &[ValueId],
+    ) -> Result<()> {
+        let level = self.stack.len() - 1;
+        let mut new_inputs: Vec<TensorId> = self.graph.subgraphs[id].inputs[..nargs].to_vec();
+        for v in all {
+            if let Some(p) = own.iter().position(|o| o == v) {
+                new_inputs.push(self.graph.subgraphs[id].inputs[nargs + p]);
+            } else {
+                let outer = self.value_at(level, *v)?;
+                let info = self.stack[level].sub.tensors[outer].clone();
+                let sub = &mut self.graph.subgraphs[id];
+                sub.tensors.push(TensorInfo {
+                    name: format!("capture{v}"),
+                    dtype: info.dtype,
+                    shape: info.shape.clone(),
+                    quant: None,
+                    kind: TensorKind::Activation,
+                });
+                new_inputs.push(sub.tensors.len() - 1);
+            }
+        }
+        self.graph.subgraphs[id].inputs = new_inputs;
+        Ok(())
+    }
+
+    fn while_(&mut self, op: &'m HloOp) -> Result<()> {
+        let [cond, body] = op.regions.as_slice() else {
+            return Err(Error::Malformed("while needs cond and body".into()));
+        };
+        let n = op.operands.len();
+        let (cid, ccap) = self.region(cond, "while.cond")?;
+        let (bid, bcap) = self.region(body, "while.body")?;
+        let mut all = ccap.clone();
+        for v in &bcap {
+            if !all.contains(v) {
+                all.push(*v);
+            }
+        }
+        self.align_captures(cid, n, &ccap, &all)?;
+        self.align_captures(bid, n, &bcap, &all)?;
+        // The body passes captured values through unchanged.
+        for k in 0..all.len() {
+            let sub = &mut self.graph.subgraphs[bid];
+            let input = sub.inputs[n + k];
+            let info = sub.tensors[input].clone();
+            sub.tensors.push(TensorInfo {
+                name: format!("{}.pass", info.name),
+                ..info
+            });
+            let out = sub.tensors.len() - 1;
+            sub.nodes.push(Node {
+                op: Op::Identity,
+                inputs: vec![Some(input)],
+                outputs: vec![out],
+            });
+            sub.outputs.push(out);
+        }
+        let mut ins = self.operands(op)?;
+        for v in &all {
+            ins.push(self.value(*v)?);
+        }
+        let mut outs = Vec::new();
+        for i in 0..n {
+            outs.push(self.result(op, i)?);
+        }
+        for v in &all {
+            let t = self.value(*v)?;
+            let (d, s) = self.info(t);
+            outs.push(self.new_activation(d, &s));
+        }
+        self.node(
+            Op::While {
+                cond: cid,
+                body: bid,
+            },
+            ins.into_iter().map(Some).collect(),
+            outs,
+        );
+        Ok(())
+    }
+
+    fn if_(&mut self, op: &'m HloOp) -> Result<()> {
+        let (then_r, else_r) = match (op.name.as_str(), op.regions.as_slice()) {
+            ("stablehlo.if", [t, e]) => (t, e),
+            // case: index 0 → branch 0; anything else (including out of range) → the last.
+            ("stablehlo.case", [b0, b1]) => (b1, b0),
+            ("stablehlo.case", [only]) => (only, only),
+            _ => {
+                return Err(Error::Unsupported(
+                    "case with more than two branches".into(),
+                ))
+            }
+        };
+        let (tid, tcap) = self.region(then_r, "if.then")?;
+        let (eid, ecap) = self.region(else_r, "if.else")?;
+        let mut all = tcap.clone();
+        for v in &ecap {
+            if !all.contains(v) {
+                all.push(*v);
+            }
+        }
+        self.align_captures(tid, 0, &tcap, &all)?;
+        self.align_captures(eid, 0, &ecap, &all)?;
+        let mut ins = vec![Some(self.value(op.operands[0])?)];
+        for v in &all {
+            ins.push(Some(self.value(*v)?));
+        }
+        let mut outs = Vec::new();
+        for i in 0..op.results.len() {
+            outs.push(self.result(op, i)?);
+        }
+        self.node(
+            Op::If {
+                then_branch: tid,
+                else_branch: eid,
+            },
+            ins,
+            outs,
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowers_and_runs_a_small_function() {
+        let text = "func.func @main(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2xf32> {\n\
+            %0 = stablehlo.broadcast_in_dim %b, dims = [1] : (tensor<3xf32>) -> tensor<2x3xf32>\n\
+            %1 = stablehlo.multiply %a, %0 : tensor<2x3xf32>\n\
+            %c = stablehlo.constant dense<1.0> : tensor<f32>\n\
+            %2 = stablehlo.reduce(%1 init: %c) applies stablehlo.add across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>\n\
+            return %2 : tensor<2xf32>\n}";
+        let g = load(text.as_bytes()).unwrap();
+        let mut m = crate::executor::Model::new(g).unwrap();
+        let a: Vec<u8> = [1f32, 2., 3., 4., 5., 6.]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let b: Vec<u8> = [1f32, 10., 100.]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        m.run(&[
+            crate::ir::TensorData {
+                dtype: DType::F32,
+                shape: &[2, 3],
+                bytes: &a,
+            },
+            crate::ir::TensorData {
+                dtype: DType::F32,
+                shape: &[3],
+                bytes: &b,
+            },
+        ])
+        .unwrap();
+        let o = m.output(0).unwrap();
+        let got: Vec<f32> = o
+            .bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(got, vec![1. + 20. + 300. + 1., 4. + 50. + 600. + 1.]);
+    }
+
+    #[test]
+    fn unknown_ops_are_named() {
+        let text = "func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = stablehlo.cbrt %a : tensor<2xf32>\n  return %0 : tensor<2xf32>\n}";
+        match load(text.as_bytes()) {
+            Err(Error::Unsupported(m)) => assert!(m.contains("stablehlo.cbrt"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -225,6 +225,7 @@ fn mobilenet_v2_layers() -> Vec<Layer> {
 fn bench_mobilenet_f32_layers() {
     let layers = mobilenet_v2_layers();
     let fc = PackedB::from_nk(&fill(1280 * 1000, 9), 1000, 1280, Some(&fill(1000, 10))).unwrap();
+    let verbose = std::env::var_os("KBENCH_VERBOSE").is_some();
     for &isa in Isa::available() {
         let (mut conv_t, mut dw_t, mut flops) = (0.0, 0.0, 0.0);
         for l in &layers {
@@ -256,7 +257,21 @@ fn bench_mobilenet_f32_layers() {
                         3,
                     );
                     conv_t += t.as_secs_f64();
-                    flops += 2.0 * (g.out_pixels() * g.patch_depth() * g.out_c) as f64;
+                    let f = 2.0 * (g.out_pixels() * g.patch_depth() * g.out_c) as f64;
+                    flops += f;
+                    if verbose {
+                        println!(
+                            "  conv {}x{}x{} -> {} k{} s{}: {:7.1} us {:6.1} GFLOP/s",
+                            g.in_h,
+                            g.in_w,
+                            g.in_c,
+                            g.out_c,
+                            g.kernel_h,
+                            g.stride_h,
+                            t.as_secs_f64() * 1e6,
+                            f / t.as_secs_f64() / 1e9
+                        );
+                    }
                 }
                 Layer::Depthwise(g) => {
                     let input = fill(g.input_len().unwrap(), 5);
@@ -280,6 +295,16 @@ fn bench_mobilenet_f32_layers() {
                         3,
                     );
                     dw_t += t.as_secs_f64();
+                    if verbose {
+                        println!(
+                            "  dw   {}x{}x{} s{}: {:7.1} us",
+                            g.in_h,
+                            g.in_w,
+                            g.in_c,
+                            g.stride_h,
+                            t.as_secs_f64() * 1e6
+                        );
+                    }
                     flops += 2.0 * (g.output_len().unwrap() * 9) as f64;
                 }
             }
@@ -304,12 +329,118 @@ fn bench_mobilenet_f32_layers() {
     }
 }
 
+/// Sum of the int8 conv + depthwise kernel times over MobileNetV2's layers, per ISA.
+fn bench_mobilenet_i8_layers() {
+    use cerebro_engine::executor::kernels::quant::conv as qconv;
+    use cerebro_engine::executor::kernels::quant::quantize_multiplier;
+    let layers = mobilenet_v2_layers();
+    let verbose = std::env::var_os("KBENCH_VERBOSE").is_some();
+    let fill_i8 = |n: usize, seed: u32| -> Vec<i8> {
+        fill(n, seed).iter().map(|v| (v * 127.0) as i8).collect()
+    };
+    for &isa in Isa::available() {
+        let (mut conv_t, mut dw_t) = (0.0, 0.0);
+        for l in &layers {
+            match *l {
+                Layer::Conv(g) => {
+                    let input = fill_i8(g.input_len().unwrap(), 3);
+                    let w = qconv::PackedI8Weights::new(
+                        &fill_i8(g.out_c * g.patch_depth(), 4),
+                        g.out_c,
+                        g.patch_depth(),
+                        None,
+                    )
+                    .unwrap();
+                    let m: Vec<_> = (0..g.out_c)
+                        .map(|i| quantize_multiplier(0.001 + i as f64 * 1e-6))
+                        .collect();
+                    let q = qconv::QuantConvParams {
+                        input_offset: 128,
+                        output_offset: -128,
+                        multipliers: &m,
+                        act_min: -128,
+                        act_max: 127,
+                    };
+                    let mut out = vec![0i8; g.output_len().unwrap()];
+                    let mut scratch = vec![0i16; qconv::conv2d_i8_scratch_len(&g)];
+                    let t = best_time(
+                        || {
+                            qconv::conv2d_i8(isa, &g, &input, &w, &q, &mut out, &mut scratch)
+                                .unwrap();
+                            black_box(&out);
+                        },
+                        3,
+                    );
+                    conv_t += t.as_secs_f64();
+                    if verbose {
+                        println!(
+                            "  i8 conv {}x{}x{} -> {} k{}: {:7.1} us",
+                            g.in_h,
+                            g.in_w,
+                            g.in_c,
+                            g.out_c,
+                            g.kernel_h,
+                            t.as_secs_f64() * 1e6
+                        );
+                    }
+                }
+                Layer::Depthwise(g) => {
+                    let input = fill_i8(g.input_len().unwrap(), 5);
+                    let filter = fill_i8(9 * g.out_c, 6);
+                    let m: Vec<_> = (0..g.out_c)
+                        .map(|i| quantize_multiplier(0.001 + i as f64 * 1e-6))
+                        .collect();
+                    let q = qconv::QuantConvParams {
+                        input_offset: 128,
+                        output_offset: -128,
+                        multipliers: &m,
+                        act_min: -128,
+                        act_max: 127,
+                    };
+                    let mut out = vec![0i8; g.output_len().unwrap()];
+                    let t = best_time(
+                        || {
+                            qconv::depthwise_conv2d_i8(
+                                isa, &g, &input, &filter, None, &q, &mut out,
+                            )
+                            .unwrap();
+                            black_box(&out);
+                        },
+                        3,
+                    );
+                    dw_t += t.as_secs_f64();
+                    if verbose {
+                        println!(
+                            "  i8 dw {}x{}x{} s{}: {:7.1} us",
+                            g.in_h,
+                            g.in_w,
+                            g.in_c,
+                            g.stride_h,
+                            t.as_secs_f64() * 1e6
+                        );
+                    }
+                }
+            }
+        }
+        println!(
+            "mobilenetv2 int8 layer sum {:<9} conv {:7.3} ms  depthwise {:7.3} ms  total {:7.3} ms",
+            isa_name(isa),
+            conv_t * 1e3,
+            dw_t * 1e3,
+            (conv_t + dw_t) * 1e3
+        );
+    }
+}
+
 fn main() {
     // Optional substring filter: `cargo bench -p cerebro-engine --bench kernels -- dwconv`.
     let _ = FILTER.set(std::env::args().skip(1).find(|a| !a.starts_with('-')));
     println!("detected ISA: {}", isa_name(Isa::detect()));
     if on("mobilenetv2 f32 layers") {
         bench_mobilenet_f32_layers();
+    }
+    if on("mobilenetv2 int8 layers") {
+        bench_mobilenet_i8_layers();
     }
     for s in [256, 512, 1024] {
         bench_gemm("square", s, s, s);

@@ -62,13 +62,18 @@ impl QuantConvParams<'_> {
     }
 }
 
-/// int8 weights `[n, k]` widened to `i16` once at load, with the int32 bias.
+/// int8 weights `[n, k]` widened to `i16` once at load (row-major, and on x86_64 also in
+/// the AVX2 kernel's K-pair-interleaved 16-column panels), with the int32 bias.
 #[derive(Debug, Clone)]
 pub struct PackedI8Weights {
     n: usize,
     k: usize,
     weights: Vec<i16>,
     bias: Vec<i32>,
+    /// `k` rounded up to even.
+    kp: usize,
+    /// Panels for the AVX2 kernel (empty on other targets).
+    panels: Vec<i16>,
 }
 
 impl PackedI8Weights {
@@ -81,11 +86,34 @@ impl PackedI8Weights {
             need("int8 bias", n, bias.len())?;
             b.copy_from_slice(&bias[..n]);
         }
+        let kp = k + (k & 1);
+        let n_pad = n.div_ceil(16) * 16;
+        b.resize(n_pad, 0);
+        let mut panels = Vec::new();
+        if cfg!(target_arch = "x86_64") {
+            panels = vec![0i16; mul_all(&[n_pad, kp])?];
+            let pairs = kp / 2;
+            for (jp, panel) in panels.chunks_exact_mut(pairs * 32).enumerate() {
+                for t in 0..pairs {
+                    for c in 0..16 {
+                        let col = jp * 16 + c;
+                        for h in 0..2 {
+                            let kk = 2 * t + h;
+                            if col < n && kk < k {
+                                panel[t * 32 + c * 2 + h] = weights[col * k + kk] as i16;
+                            }
+                        }
+                    }
+                }
+            }
+        }
         Ok(PackedI8Weights {
             n,
             k,
             weights: weights[..len].iter().map(|&w| w as i16).collect(),
             bias: b,
+            kp,
+            panels,
         })
     }
 
@@ -105,12 +133,12 @@ const ROWS: usize = 4;
 
 /// `i16` scratch elements [`conv2d_i8`] needs.
 pub fn conv2d_i8_scratch_len(geo: &ConvGeometry) -> usize {
-    ROWS * geo.patch_depth()
+    fully_connected_i8_scratch_len(geo.patch_depth())
 }
 
 /// `i16` scratch elements [`fully_connected_i8`] needs.
 pub fn fully_connected_i8_scratch_len(k: usize) -> usize {
-    ROWS * k
+    2 * 6 * (k + 1)
 }
 
 /// int8 conv2d (NHWC input, OHWI filter packed in [`PackedI8Weights`] with `n = out_c`,
@@ -134,7 +162,11 @@ pub fn conv2d_i8(
         ));
     }
     let k = weights.k;
-    need("int8 conv scratch", ROWS * k, scratch.len())?;
+    need(
+        "int8 conv scratch",
+        fully_connected_i8_scratch_len(k),
+        scratch.len(),
+    )?;
     if geo.groups != 1 {
         return Err(KernelError::InvalidParam(
             "grouped int8 conv is not supported",
@@ -176,7 +208,11 @@ pub fn fully_connected_i8(
     let k = weights.k;
     need("fc input", mul_all(&[rows, k])?, input.len())?;
     need("fc output", mul_all(&[rows, weights.n])?, output.len())?;
-    need("int8 fc scratch", ROWS * k, scratch.len())?;
+    need(
+        "int8 fc scratch",
+        fully_connected_i8_scratch_len(k),
+        scratch.len(),
+    )?;
     let off = q.input_offset as i16;
     let fill = |row: usize, dst: &mut [i16]| {
         for (d, v) in dst.iter_mut().zip(&input[row * k..(row + 1) * k]) {
@@ -199,6 +235,49 @@ fn matmul_rows(
     scratch: &mut [i16],
 ) {
     let (n, k) = (w.n, w.k);
+    #[cfg(target_arch = "x86_64")]
+    if isa.checked() == Isa::Avx2Fma && vector_ok(q) && !w.panels.is_empty() {
+        use super::gemm_i8_avx2::{tile_rows, MR};
+        let kp = w.kp;
+        let (rows_buf, rest) = scratch.split_at_mut(MR * kp);
+        let panel = &mut rest[..MR * kp];
+        let mut r0 = 0;
+        while r0 < rows {
+            let nr = MR.min(rows - r0);
+            for i in 0..MR {
+                let row = &mut rows_buf[i * kp..(i + 1) * kp];
+                if i < nr {
+                    fill(r0 + i, &mut row[..k]);
+                    row[k..].fill(0);
+                } else {
+                    row.fill(0);
+                }
+            }
+            for t in 0..kp / 2 {
+                for i in 0..MR {
+                    panel[(t * MR + i) * 2] = rows_buf[i * kp + 2 * t];
+                    panel[(t * MR + i) * 2 + 1] = rows_buf[i * kp + 2 * t + 1];
+                }
+            }
+            // SAFETY: AVX2 verified by `checked`; panel holds kp/2*MR pairs, w.panels
+            // ceil(n/16) panels of kp/2*32, w.bias n rounded up to 16, the output slice
+            // nr*n bytes; `vector_ok` checked the multipliers.
+            unsafe {
+                tile_rows(
+                    kp,
+                    n,
+                    nr,
+                    panel,
+                    &w.panels,
+                    &w.bias,
+                    q,
+                    &mut output[r0 * n..(r0 + nr) * n],
+                );
+            }
+            r0 += nr;
+        }
+        return;
+    }
     let mut r0 = 0;
     while r0 < rows {
         let nr = ROWS.min(rows - r0);
@@ -219,6 +298,13 @@ fn matmul_rows(
         }
         r0 += nr;
     }
+}
+
+/// Whether the vectorized requantization reproduces the scalar one for these multipliers.
+fn vector_ok(q: &QuantConvParams<'_>) -> bool {
+    q.multipliers
+        .iter()
+        .all(|m| m.multiplier != i32::MIN && (-31..=30).contains(&m.shift))
 }
 
 #[inline]
@@ -294,7 +380,11 @@ pub fn depthwise_conv2d_i8(
             // SAFETY: AVX2 support was verified at run time by `checked`.
             unsafe { depthwise_i8_avx2(geo, input, filter, bias, q, output) }
         }
-        _ => depthwise_i8_body(geo, input, filter, bias, q, output),
+        _ => depthwise_i8_body(geo, input, filter, bias, q, output, |acc, c0, out| {
+            for (j, a) in acc.iter().enumerate() {
+                out[j] = q.requantize(*a, c0 + j);
+            }
+        }),
     }
     Ok(())
 }
@@ -309,7 +399,17 @@ unsafe fn depthwise_i8_avx2(
     q: &QuantConvParams<'_>,
     output: &mut [i8],
 ) {
-    depthwise_i8_body(geo, input, filter, bias, q, output)
+    let vec = vector_ok(q);
+    depthwise_i8_body(geo, input, filter, bias, q, output, |acc, c0, out| {
+        if vec {
+            // SAFETY: this function runs with AVX2 enabled; acc and out have equal lengths.
+            unsafe { super::gemm_i8_avx2::requantize_row(acc, q, c0, geo.out_c, out) }
+        } else {
+            for (j, a) in acc.iter().enumerate() {
+                out[j] = q.requantize(*a, c0 + j);
+            }
+        }
+    })
 }
 
 #[inline(always)]
@@ -320,6 +420,7 @@ fn depthwise_i8_body(
     bias: Option<&[i32]>,
     q: &QuantConvParams<'_>,
     output: &mut [i8],
+    requant: impl Fn(&[i32], usize, &mut [i8]),
 ) {
     let (cin, cout) = (geo.in_c, geo.out_c);
     let mult = cout / cin;
@@ -356,9 +457,7 @@ fn depthwise_i8_body(
                             }
                         }
                     }
-                    for (j, a) in acc.iter().enumerate() {
-                        output[o + c0 + j] = q.requantize(*a, c0 + j);
-                    }
+                    requant(acc, c0, &mut output[o + c0..o + c0 + nc]);
                     c0 += nc;
                 }
             }
@@ -463,7 +562,11 @@ mod tests {
     ) -> (Vec<QuantMultiplier>, i32, i32, i32, i32) {
         let n = if per_channel { out_c } else { 1 };
         let m = (0..n)
-            .map(|_| quantize_multiplier(((rng.next_u64() % 1000) as f64 + 1.0) * 1e-5))
+            .map(|_| {
+                // 10^-5 .. 10^0.6: right shifts, no shift and left shifts.
+                let e = (rng.next_u64() % 1000) as f64 / 1000.0 * 5.6 - 5.0;
+                quantize_multiplier(libm::pow(10.0, e))
+            })
             .collect();
         let lo = rng.i32_in(-128, 0);
         let hi = rng.i32_in(lo, 127);

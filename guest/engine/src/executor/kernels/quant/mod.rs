@@ -14,6 +14,8 @@
 
 pub mod conv;
 pub mod fixed;
+#[cfg(target_arch = "x86_64")]
+mod gemm_i8_avx2;
 pub mod ops;
 
 #[cfg(test)]

@@ -1,0 +1,197 @@
+//! AVX2 int8 matrix kernel: `i16·i16 → i32` with `vpmaddwd`, a 6x16 tile of exact `i32`
+//! accumulators, and a vectorized, bit-exact `MultiplyByQuantizedMultiplier` epilogue.
+//!
+//! A rows hold `x + input_offset` (fits `i16`), B holds the int8 weights widened to `i16`,
+//! both interleaved in K pairs so one `vpmaddwd` adds two products per `i32` lane. Integer sums
+//! are exact and wrap like TFLite's, so the result equals the reference kernel's bit for bit.
+
+use core::arch::x86_64::*;
+
+use super::conv::QuantConvParams;
+
+/// Rows per tile.
+pub(super) const MR: usize = 6;
+/// Columns per tile.
+pub(super) const NR: usize = 16;
+
+/// Requantization constants of 8 output channels.
+#[derive(Clone, Copy)]
+struct Requant8 {
+    mult: __m256i,
+    left: __m256i,
+    right: __m256i,
+}
+
+/// `MultiplyByQuantizedMultiplier` on 8 lanes, `+ output_offset`, clamp.
+///
+/// SRDHM: for a 64-bit product `ab`, TFLite's `(ab + nudge) / 2^31` (truncating) equals
+/// `floor((ab + 2^30) / 2^31)` for either sign of `ab`, i.e. bits 31..62 of `ab + 2^30`.
+/// The one saturating case (`x = m = i32::MIN`) cannot occur: callers only take this path when
+/// no multiplier is `i32::MIN`.
+#[inline(always)]
+unsafe fn requant8(x: __m256i, q: Requant8, offset: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
+    // SAFETY: register-only AVX2 intrinsics (the caller's target_feature enables AVX2).
+    unsafe {
+        let x = _mm256_sllv_epi32(x, q.left);
+        let nudge = _mm256_set1_epi64x(1 << 30);
+        let even = _mm256_mul_epi32(x, q.mult);
+        let odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(q.mult, 32));
+        let even = _mm256_srli_epi64(_mm256_add_epi64(even, nudge), 31);
+        let odd = _mm256_slli_epi64(_mm256_add_epi64(odd, nudge), 1);
+        let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
+        // RoundingDivideByPOT(h, right).
+        let one = _mm256_set1_epi32(1);
+        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q.right), one);
+        let remainder = _mm256_and_si256(h, mask);
+        let threshold = _mm256_sub_epi32(
+            _mm256_srli_epi32(mask, 1),
+            _mm256_cmpgt_epi32(_mm256_setzero_si256(), h),
+        );
+        let r = _mm256_srav_epi32(h, q.right);
+        let r = _mm256_sub_epi32(r, _mm256_cmpgt_epi32(remainder, threshold));
+        let r = _mm256_add_epi32(r, offset);
+        _mm256_min_epi32(_mm256_max_epi32(r, lo), hi)
+    }
+}
+
+/// Builds the requantization constants of channels `c0 .. c0 + 8` (padding past `n` repeats
+/// harmless values).
+#[inline(always)]
+unsafe fn requant_consts(q: &QuantConvParams<'_>, c0: usize, n: usize) -> Requant8 {
+    let mut m = [0i32; 8];
+    let mut l = [0i32; 8];
+    let mut r = [0i32; 8];
+    for j in 0..8 {
+        let c = (c0 + j).min(n - 1);
+        let qm = if q.multipliers.len() == 1 {
+            q.multipliers[0]
+        } else {
+            q.multipliers[c]
+        };
+        m[j] = qm.multiplier;
+        l[j] = qm.shift.max(0);
+        r[j] = (-qm.shift).max(0);
+    }
+    // SAFETY: unaligned loads of three local 8-lane arrays.
+    unsafe {
+        Requant8 {
+            mult: _mm256_loadu_si256(m.as_ptr().cast()),
+            left: _mm256_loadu_si256(l.as_ptr().cast()),
+            right: _mm256_loadu_si256(r.as_ptr().cast()),
+        }
+    }
+}
+
+/// Narrows 8 clamped `i32` lanes to 8 bytes.
+#[inline(always)]
+unsafe fn narrow8(v: __m256i) -> [i8; 8] {
+    // SAFETY: register-only AVX2 intrinsics.
+    unsafe {
+        let p16 = _mm256_packs_epi32(v, v);
+        let p8 = _mm256_packs_epi16(p16, p16);
+        let lo = _mm256_cvtsi256_si32(p8) as u32;
+        let hi = _mm256_extract_epi32::<4>(p8) as u32;
+        let bytes = (lo as u64 | ((hi as u64) << 32)).to_le_bytes();
+        bytes.map(|b| b as i8)
+    }
+}
+
+/// Computes `rows` (≤ 6) output rows `out[r*n + j]` for all `n` channels from one packed A
+/// panel (`kp/2` pairs × 6 rows, i32-interleaved) and the packed weight panels.
+///
+/// # Safety
+/// AVX2 must be available. `a_panel` holds `kp/2 * MR` pairs (as `2 * kp/2 * MR` i16),
+/// `b_panels` holds `ceil(n/16)` panels of `kp/2 * 32` i16, `bias` holds `ceil(n/16)*16`
+/// values, `out` holds `rows * n` bytes, `q` has no multiplier equal to `i32::MIN`, its
+/// multipliers are 1 or `n` long and its shifts are within `-31..=31`.
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn tile_rows(
+    kp: usize,
+    n: usize,
+    rows: usize,
+    a_panel: &[i16],
+    b_panels: &[i16],
+    bias: &[i32],
+    q: &QuantConvParams<'_>,
+    out: &mut [i8],
+) {
+    let pairs = kp / 2;
+    let panels = n.div_ceil(NR);
+    debug_assert!(a_panel.len() >= pairs * MR * 2 && b_panels.len() >= panels * pairs * 32);
+    debug_assert!(bias.len() >= panels * NR && out.len() >= rows * n && rows <= MR);
+    // SAFETY (block): reads stay within the lengths stated above: A advances MR pairs and B
+    // 32 i16 per pair for `pairs` steps; stores write `nr` bytes of rows < `rows` at r*n + j0.
+    unsafe {
+        let offset = _mm256_set1_epi32(q.output_offset);
+        let lo = _mm256_set1_epi32(q.act_min);
+        let hi = _mm256_set1_epi32(q.act_max);
+        for jp in 0..panels {
+            let j0 = jp * NR;
+            let nr = NR.min(n - j0);
+            let mut a = a_panel.as_ptr() as *const i32;
+            let mut b = b_panels.as_ptr().add(jp * pairs * 32) as *const __m256i;
+            let mut acc = [[_mm256_setzero_si256(); 2]; MR];
+            for _ in 0..pairs {
+                let b0 = _mm256_loadu_si256(b);
+                let b1 = _mm256_loadu_si256(b.add(1));
+                for row in acc.iter_mut() {
+                    let av = _mm256_set1_epi32(a.read_unaligned());
+                    row[0] = _mm256_add_epi32(row[0], _mm256_madd_epi16(av, b0));
+                    row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(av, b1));
+                    a = a.add(1);
+                }
+                b = b.add(2);
+            }
+            let q0 = requant_consts(q, j0, n);
+            let q1 = requant_consts(q, j0 + 8, n);
+            let bias0 = _mm256_loadu_si256(bias.as_ptr().add(j0).cast());
+            let bias1 = _mm256_loadu_si256(bias.as_ptr().add(j0 + 8).cast());
+            for (r, row) in acc.iter().enumerate().take(rows) {
+                let v0 = requant8(_mm256_add_epi32(row[0], bias0), q0, offset, lo, hi);
+                let v1 = requant8(_mm256_add_epi32(row[1], bias1), q1, offset, lo, hi);
+                let mut bytes = [0i8; NR];
+                bytes[..8].copy_from_slice(&narrow8(v0));
+                bytes[8..].copy_from_slice(&narrow8(v1));
+                out[r * n + j0..r * n + j0 + nr].copy_from_slice(&bytes[..nr]);
+            }
+        }
+    }
+}
+
+/// Requantizes `acc` (one pixel's `n` channels, bias included) into `out` with AVX2.
+///
+/// # Safety
+/// AVX2 must be available; `acc.len() == out.len() == n`; `q` as for [`tile_rows`].
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn requantize_row(
+    acc: &[i32],
+    q: &QuantConvParams<'_>,
+    c0: usize,
+    n: usize,
+    out: &mut [i8],
+) {
+    // SAFETY: loads/stores of full 8-lane chunks inside `acc` / `out`.
+    unsafe {
+        let offset = _mm256_set1_epi32(q.output_offset);
+        let lo = _mm256_set1_epi32(q.act_min);
+        let hi = _mm256_set1_epi32(q.act_max);
+        let len = acc.len().min(out.len());
+        let mut j = 0;
+        while j + 8 <= len {
+            let qc = requant_consts(q, c0 + j, n);
+            let v = requant8(
+                _mm256_loadu_si256(acc.as_ptr().add(j).cast()),
+                qc,
+                offset,
+                lo,
+                hi,
+            );
+            out[j..j + 8].copy_from_slice(&narrow8(v));
+            j += 8;
+        }
+        for jj in j..len {
+            out[jj] = q.requantize(acc[jj], c0 + jj);
+        }
+    }
+}

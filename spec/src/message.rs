@@ -903,8 +903,8 @@ impl ChunkResponse {
         let hdr = hdr
             .get(..CHUNK_RESPONSE_HEADER_LEN)
             .ok_or(WireError::Truncated {
-                offset: hdr.len(),
-                need: CHUNK_RESPONSE_HEADER_LEN - hdr.len(),
+                offset: 0,
+                need: CHUNK_RESPONSE_HEADER_LEN,
             })?;
         let mut r = Reader::new(hdr);
         let kind = Kind::from_code(r.u16()?)?;

@@ -264,3 +264,13 @@ fn inconsistent_results_are_rejected() {
         Err(WireError::BufferTooSmall { need: 19 })
     ));
 }
+
+/// Found by `cargo fuzz run decode`: a chunk response longer than its header made the
+/// truncation error's arithmetic underflow.
+#[test]
+fn fuzz_regression_chunk_response_long_input() {
+    let data = include_bytes!("../fuzz/regressions/crash-84b3dd5193993485439eaaecb7ca7f55bda35ed9");
+    let _ = ChunkResponse::decode(data);
+    let _ = ChunkResponse::decode_header(&[0u8; 100]);
+    assert!(ChunkResponse::decode_header(&[0u8; 10]).is_err());
+}

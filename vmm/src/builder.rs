@@ -25,7 +25,8 @@ use crate::arch::x86_64::boot_info::{BootInfo, BOOT_INFO_MAGIC};
 use crate::arch::x86_64::cpuid::{self, HostSimd};
 use crate::arch::x86_64::layout::{
     BOOT_INFO_ADDR, CMDLINE_ADDR, CMDLINE_MAX, DEVICE_WINDOW_BASE, DEVICE_WINDOW_SIZE, GDT_ADDR,
-    IDT_ADDR, LARGE_PAGE_SIZE, MAX_RAM, MIN_RAM, RING0_STACK_TOP, TSS_ADDR,
+    IDT_ADDR, LARGE_PAGE_SIZE, MAX_RAM, MIN_RAM, RING0_STACK_TOP, SYSTEM_AREA_END, TSS_ADDR,
+    USER_STACK_TOP,
 };
 use crate::arch::x86_64::{gdt, idt, paging, regs, tss};
 use crate::devices::bus::{MmioBus, MmioDevice};
@@ -42,19 +43,25 @@ use crate::watchdog::Watchdog;
 /// A device's event handler, run on the VM's event-manager thread.
 pub type DeviceSubscriber = Arc<Mutex<dyn MutEventSubscriber + Send>>;
 
-/// How guest RAM is pre-faulted.
+/// How guest RAM is pre-faulted. Either way, what the guest touches while booting (system area,
+/// stack top, kernel image, heap start, top of RAM) is populated with 4 KiB pages before the vCPU
+/// starts, and the heap is backed by transparent huge pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Populate {
     /// All of RAM before the vCPU starts.
     Full,
-    /// The first `eager` bytes (system area, kernel image, stack) before the vCPU starts; the rest
-    /// on a background thread while the guest boots. Pages the guest touches before the thread
-    /// reaches them are faulted in on demand by the host kernel (slower, still correct).
-    Background {
-        /// Bytes populated before boot.
-        eager: u64,
-    },
+    /// The heap on a background thread while the guest boots (a huge-page allocation can stall
+    /// on compaction; there it does not delay boot). Heap pages the guest touches before the
+    /// thread reaches them are faulted in on demand by the host (slower, still correct).
+    Background,
 }
+
+/// Ring-3 stack populated before boot (the stack grows down from its top).
+const BOOT_STACK_EAGER: u64 = 256 << 10;
+/// Heap populated before boot (its start, where the allocator begins).
+const BOOT_HEAP_EAGER: u64 = 256 << 10;
+/// Top of RAM populated before boot (the allocator's end tag).
+const BOOT_TOP_EAGER: u64 = 64 << 10;
 
 /// What a VM is made of.
 #[derive(Clone, Debug)]
@@ -75,7 +82,7 @@ impl Default for VmConfig {
             mem_mib: 256,
             cmdline: String::new(),
             watchdog: Some(Duration::from_secs(10)),
-            populate: Populate::Background { eager: 32 << 20 },
+            populate: Populate::Background,
         }
     }
 }
@@ -112,7 +119,7 @@ pub struct VmBuilder {
 }
 
 impl VmBuilder {
-    /// Opens KVM, creates the VM and its RAM (pre-faulted per `config.populate`).
+    /// Opens KVM, creates the VM and maps its RAM (pre-faulted by [`start`](Self::start)).
     pub fn new(config: VmConfig) -> Result<Self, Error> {
         let created = Instant::now();
         let ram_size = config.ram_size()?;
@@ -123,13 +130,16 @@ impl VmBuilder {
             )));
         }
         let (kvm, fd) = Vm::create()?;
+        tracing::debug!(
+            elapsed_us = created.elapsed().as_micros() as u64,
+            "KVM VM created"
+        );
         let memory = memory::create(ram_size)?;
-        let eager = match config.populate {
-            Populate::Full => ram_size,
-            Populate::Background { eager } => eager.min(ram_size),
-        };
-        memory::populate(&memory, 0, eager)?;
         let vm = Vm::new(kvm, fd, memory)?;
+        tracing::debug!(
+            elapsed_us = created.elapsed().as_micros() as u64,
+            "RAM mapped"
+        );
         let stop = StopToken::new().map_err(|e| Error::Memory(format!("eventfd: {e}")))?;
         Ok(Self {
             created,
@@ -201,10 +211,47 @@ impl VmBuilder {
 
     /// Loads `kernel`, sets up the vCPU and starts it (and the watchdog and event threads).
     pub fn start(self, kernel: &[u8]) -> Result<RunningVm, Error> {
+        tracing::debug!(
+            elapsed_us = self.created.elapsed().as_micros() as u64,
+            "VM created"
+        );
         let image = KernelImage::parse(kernel, self.ram_size)?;
         let memory = self.vm.memory().clone();
+        // Pre-fault, with 4 KiB pages, what the guest touches while booting: the system area, the
+        // top of the ring-3 stack, the kernel image, the start of the heap and the top of RAM (the
+        // heap allocator writes a tag there). The heap gets huge pages, populated now (Full) or on
+        // a background thread.
+        let heap_start = image.end.saturating_add(BOOT_HEAP_EAGER);
+        let huge_start = (heap_start.saturating_add(LARGE_PAGE_SIZE - 1) & !(LARGE_PAGE_SIZE - 1))
+            .min(self.ram_size);
+        let huge_end =
+            self.ram_size.saturating_sub(BOOT_TOP_EAGER).max(huge_start) & !(LARGE_PAGE_SIZE - 1);
+        let huge_end = huge_end.max(huge_start);
+        memory::populate(
+            &memory,
+            0,
+            SYSTEM_AREA_END.max(CMDLINE_ADDR + CMDLINE_MAX as u64),
+        )?;
+        memory::populate(&memory, USER_STACK_TOP - BOOT_STACK_EAGER, BOOT_STACK_EAGER)?;
+        for segment in &image.segments {
+            memory::populate(&memory, segment.start, segment.end - segment.start)?;
+        }
+        memory::populate(&memory, image.end, BOOT_HEAP_EAGER)?;
+        memory::populate(&memory, self.ram_size - BOOT_TOP_EAGER, BOOT_TOP_EAGER)?;
+        memory::advise_huge_pages(&memory, huge_start, huge_end - huge_start);
+        if self.config.populate == Populate::Full {
+            memory::populate(&memory, image.end, self.ram_size - image.end)?;
+        }
+        tracing::debug!(
+            elapsed_us = self.created.elapsed().as_micros() as u64,
+            "boot memory populated"
+        );
         let pvh_entry = image.load(&memory)?;
         write_system_area(&memory, &image, self.ram_size, &self.config.cmdline)?;
+        tracing::debug!(
+            elapsed_us = self.created.elapsed().as_micros() as u64,
+            "kernel loaded, system area written"
+        );
 
         let vcpu_fd = self.vm.create_vcpu()?;
         let cpuid = cpuid::build(self.vm.kvm()).map_err(|source| Error::Kvm {
@@ -216,11 +263,43 @@ impl VmBuilder {
             source,
         })?;
         regs::setup(&vcpu_fd, image.entry, HostSimd::detect())?;
+        tracing::debug!(
+            elapsed_us = self.created.elapsed().as_micros() as u64,
+            "vCPU registers set"
+        );
 
         stop::install_kick_handler().map_err(|source| Error::Thread {
             name: "vCPU kick signal",
             source,
         })?;
+        self.vm.wait_memory_registered()?;
+        let progress = Arc::new(Progress::default());
+        let vcpu = Vcpu {
+            fd: vcpu_fd,
+            memory: memory.clone(),
+            serial: SerialConsole::new(self.console.clone()),
+            bus: Arc::new(self.bus),
+            stop: self.stop.clone(),
+            progress: progress.clone(),
+        };
+        tracing::debug!(
+            elapsed_us = self.created.elapsed().as_micros() as u64,
+            "vCPU configured"
+        );
+        let vcpu_thread = std::thread::Builder::new()
+            .name("cerebro-vcpu0".into())
+            .spawn(move || vcpu.run())
+            .map_err(|source| Error::Thread {
+                name: "vCPU",
+                source,
+            })?;
+        self.stop
+            .set_vcpu_thread(Some(vcpu_thread.as_pthread_t() as libc::pthread_t));
+        // From here on an error must not leave the vCPU running: `guard` stops and joins it.
+        let guard = VcpuGuard {
+            stop: self.stop.clone(),
+            thread: Some(vcpu_thread),
+        };
         let watchdog = Watchdog::start(self.stop.clone()).map_err(|source| Error::Thread {
             name: "watchdog",
             source,
@@ -233,32 +312,14 @@ impl VmBuilder {
         } else {
             Some(spawn_event_thread(self.subscribers, self.stop.clone())?)
         };
-
-        let progress = Arc::new(Progress::default());
-        let vcpu = Vcpu {
-            fd: vcpu_fd,
-            memory: memory.clone(),
-            serial: SerialConsole::new(self.console.clone()),
-            bus: Arc::new(self.bus),
-            stop: self.stop.clone(),
-            progress: progress.clone(),
-        };
-        let vcpu_thread = std::thread::Builder::new()
-            .name("cerebro-vcpu0".into())
-            .spawn(move || vcpu.run())
-            .map_err(|source| Error::Thread {
-                name: "vCPU",
-                source,
-            })?;
-        self.stop
-            .set_vcpu_thread(Some(vcpu_thread.as_pthread_t() as libc::pthread_t));
+        let vcpu_thread = guard.release();
 
         let populate_thread = match self.config.populate {
-            Populate::Background { eager } if eager < self.ram_size => {
-                let (memory, stop, ram_size) = (memory.clone(), self.stop.clone(), self.ram_size);
+            Populate::Background if huge_start < huge_end => {
+                let (memory, stop) = (memory.clone(), self.stop.clone());
                 let thread = std::thread::Builder::new()
                     .name("cerebro-populate".into())
-                    .spawn(move || populate_in_chunks(&memory, eager, ram_size, &stop))
+                    .spawn(move || populate_in_chunks(&memory, huge_start, huge_end, &stop))
                     .map_err(|source| Error::Thread {
                         name: "memory populate",
                         source,
@@ -282,6 +343,30 @@ impl VmBuilder {
             outcome: None,
             pvh_entry,
         })
+    }
+}
+
+/// Stops and joins the vCPU thread if VM start-up fails after it was spawned.
+struct VcpuGuard {
+    stop: StopToken,
+    thread: Option<JoinHandle<Result<VmExit, GuestError>>>,
+}
+
+impl VcpuGuard {
+    fn release(mut self) -> JoinHandle<Result<VmExit, GuestError>> {
+        self.thread
+            .take()
+            .expect("the guard holds the thread until released")
+    }
+}
+
+impl Drop for VcpuGuard {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stop.stop(StopReason::Host);
+            let _ = thread.join();
+            self.stop.set_vcpu_thread(None);
+        }
     }
 }
 

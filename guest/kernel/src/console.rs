@@ -1,11 +1,21 @@
-//! The console: formatted lines to COM1, one VM exit per line.
+//! The console: formatted lines to Cerebro's fast console port (one VM exit per line) or, under
+//! other VMMs, to the COM1 UART.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::ports;
 
 /// Bytes buffered before a flush; a line longer than this is sent in several pieces.
-const LINE_BUFFER: usize = 256;
+const LINE_BUFFER: usize = 512;
+
+/// Whether Cerebro's fast console port is there (set once the boot protocol is known).
+static FAST_CONSOLE: AtomicBool = AtomicBool::new(false);
+
+/// Sends console output through Cerebro's one-exit-per-line port instead of the UART.
+pub fn use_fast_console() {
+    FAST_CONSOLE.store(true, Ordering::Relaxed);
+}
 
 /// A line-buffered writer to the serial console.
 pub struct Console {
@@ -24,7 +34,11 @@ impl Console {
 
     /// Sends what is buffered.
     pub fn flush(&mut self) {
-        ports::write_bytes(ports::SERIAL_PORT, &self.buffer[..self.len]);
+        if FAST_CONSOLE.load(Ordering::Relaxed) {
+            ports::write_console(&self.buffer[..self.len]);
+        } else {
+            ports::write_bytes(ports::SERIAL_PORT, &self.buffer[..self.len]);
+        }
         self.len = 0;
     }
 }

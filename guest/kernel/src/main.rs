@@ -14,6 +14,7 @@ extern crate alloc;
 mod boot;
 mod console;
 mod cpu;
+mod driver;
 mod heap;
 mod main_loop;
 mod mem;
@@ -36,6 +37,9 @@ extern "C" fn cerebro_main(protocol: u64, info_addr: u64) -> ! {
             ports::exit(ports::EXIT_BAD_BOOT_INFO);
         }
     };
+    if env.protocol == boot::Protocol::Cerebro {
+        console::use_fast_console();
+    }
     // SAFETY: `heap_region` is RAM above the kernel image that nothing else uses, mapped
     // user-writable by the page tables (the VMM's or the PVH entry's); this is the only claim.
     unsafe { heap::init(env.heap_start, env.heap_end) };
@@ -68,6 +72,9 @@ extern "C" fn rust_eh_personality() {}
 
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
-    kprintln!("cerebro: panic: {info}");
+    match info.location() {
+        Some(location) => kprintln!("cerebro: panic at {location}: {}", info.message()),
+        None => kprintln!("cerebro: panic: {}", info.message()),
+    }
     ports::exit(ports::EXIT_PANIC)
 }

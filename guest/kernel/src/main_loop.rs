@@ -11,10 +11,20 @@ use crate::{kprintln, ports};
 /// Serves work until the host ends the VM.
 pub fn run(env: &BootEnv) -> ! {
     match env.device_window {
-        Some((base, size)) => kprintln!(
-            "cerebro: device window at {base:#x} ({} KiB); no driver yet, nothing to serve",
-            size >> 10
-        ),
+        Some((base, _size)) => match crate::driver::serve(base) {
+            Ok(()) => {
+                kprintln!("cerebro: device shut down; exiting");
+                ports::exit(0)
+            }
+            Err(crate::driver::ServeError::NoDevice) => {
+                kprintln!("cerebro: device window at {base:#x} holds no device; nothing to serve");
+                ports::exit(0)
+            }
+            Err(e) => {
+                kprintln!("cerebro: virtio-cerebro: {e}");
+                ports::exit(ports::EXIT_DRIVER)
+            }
+        },
         None => kprintln!("cerebro: no device window; nothing to serve"),
     }
     ports::exit(0)

@@ -4,6 +4,7 @@
 //! | ----- | ------- | ------- |
 //! | 0x3F8-0x3FF | ring 3 | COM1 console (vm-superio) |
 //! | 0xE0  | ring 3  | ready: the kernel is up; the VMM timestamps the write |
+//! | 0xE1  | ring 3  | fast console: `rsi` = address, `rcx` = length (≤ 4096) of text to print |
 //! | 0xE4  | ring 3  | exit: a 32-bit write ends the VM with that status |
 //! | 0xE8  | ring 0  | fault: the fault stub's frame is at `rsp`; the VMM reports it and stops the VM |
 //!
@@ -16,6 +17,11 @@ use super::serial::{COM1_BASE, COM1_PORTS};
 
 /// Written once when the kernel is ready.
 pub const READY_PORT: u16 = 0xE0;
+/// Fast console: the guest passes a buffer in `rsi`/`rcx`; one exit per line instead of one per
+/// byte (kvm-pvm emulates `rep outsb` byte by byte).
+pub const CONSOLE_PORT: u16 = 0xE1;
+/// Longest buffer accepted on [`CONSOLE_PORT`].
+pub const CONSOLE_MAX: u64 = 4096;
 /// A 32-bit write ends the VM with that status.
 pub const EXIT_PORT: u16 = 0xE4;
 /// Written by the ring-0 fault stub.

@@ -13,7 +13,9 @@ use kvm_ioctls::{VcpuExit, VcpuFd};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use crate::devices::bus::MmioBus;
-use crate::devices::ports::{exit_status, EXIT_PORT, FAULT_PORT, READY_PORT};
+use crate::devices::ports::{
+    exit_status, CONSOLE_MAX, CONSOLE_PORT, EXIT_PORT, FAULT_PORT, READY_PORT,
+};
 use crate::devices::serial::SerialConsole;
 use crate::error::{FaultReport, GuestError, RegisterDump};
 use crate::stop::{self, StopReason, StopToken};
@@ -76,6 +78,7 @@ impl Progress {
 /// What one exit asks the loop to do once the exit's borrow of the vCPU has ended.
 enum Next {
     Continue,
+    Console,
     Exited(u32),
     Fault,
     Halted,
@@ -112,11 +115,17 @@ impl Vcpu {
     }
 
     fn run_loop(&mut self) -> Result<VmExit, GuestError> {
+        let started = Instant::now();
         loop {
             if self.stop.is_stopped() {
                 return self.stopped();
             }
-            let next = match self.fd.run() {
+            let result = self.fd.run();
+            tracing::trace!(
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "vCPU exit {result:?}"
+            );
+            let next = match result {
                 Ok(exit) => match exit {
                     VcpuExit::IoOut(port, data) => {
                         if SerialConsole::handles(port) {
@@ -128,6 +137,8 @@ impl Vcpu {
                                 s.ready_at.get_or_insert(now);
                             });
                             Next::Continue
+                        } else if port == CONSOLE_PORT {
+                            Next::Console
                         } else if port == EXIT_PORT {
                             Next::Exited(exit_status(data))
                         } else if port == FAULT_PORT {
@@ -171,6 +182,7 @@ impl Vcpu {
             };
             match next {
                 Next::Continue => {}
+                Next::Console => self.fast_console(),
                 Next::Exited(status) => return Ok(VmExit::Exited { status }),
                 Next::Fault => return Err(self.fault_report()),
                 Next::Halted => return Err(GuestError::Halted(self.dump())),
@@ -197,6 +209,25 @@ impl Vcpu {
                     })
                 }
             }
+        }
+    }
+
+    /// Copies the buffer the guest named in `rsi`/`rcx` (untrusted: bounded, checked) to COM1.
+    fn fast_console(&mut self) {
+        let Ok(regs) = self.fd.get_regs() else {
+            tracing::warn!("fast console: cannot read the vCPU registers");
+            return;
+        };
+        let len = regs.rcx.min(CONSOLE_MAX) as usize;
+        let mut buffer = vec![0u8; len];
+        match self.memory.read_slice(&mut buffer, GuestAddress(regs.rsi)) {
+            Ok(()) => self
+                .serial
+                .write(crate::devices::serial::COM1_BASE, &buffer),
+            Err(error) => tracing::warn!(
+                "fast console: buffer at {:#x} (+{len}) unreadable: {error}",
+                regs.rsi
+            ),
         }
     }
 

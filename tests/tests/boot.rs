@@ -1,0 +1,440 @@
+//! Boot tests: real VMs under KVM running the embedded Cerebro kernel.
+//!
+//! Without `/dev/kvm` these tests print a notice and pass, unless `CEREBRO_REQUIRE_KVM=1` (CI),
+//! where they fail. Fault tests run with a 1 s watchdog: a fault that is not reported within a
+//! second ends as a watchdog error and fails the test.
+
+use std::process::Command;
+use std::time::Duration;
+
+use cerebro_tests::vmm::{self, Error, FaultReport, GuestError, VmBuilder, VmExit};
+use cerebro_tests::{
+    boot, boot_with, bytes_at, elf_segments, require_kvm, test_config, KERNEL, KERNEL_PATH,
+};
+
+/// Guest-physical start of the kernel's ring-3 image (guest/kernel/linker.ld).
+const RING3_IMAGE_START: u64 = 0xC0_0000;
+
+fn ring3_text() -> (u64, u64) {
+    let text = elf_segments(KERNEL)
+        .into_iter()
+        .find(|s| s.flags & 1 != 0 && s.addr >= RING3_IMAGE_START)
+        .expect("the kernel has an executable ring-3 segment");
+    (text.addr, text.addr + text.file_size)
+}
+
+/// Boots with `cerebro.test=<mode>` and returns the fault report; fails on anything else.
+fn expect_fault(mode: &str) -> FaultReport {
+    let outcome = boot(&format!("cerebro.test={mode}"), Duration::from_secs(1));
+    assert!(
+        outcome.ready_at.is_some(),
+        "{mode}: the guest must report ready before faulting; console:\n{}",
+        outcome.console
+    );
+    match outcome.result {
+        Err(Error::Guest(GuestError::Fault(report))) => {
+            let message = GuestError::Fault(report.clone()).to_string();
+            assert!(
+                message.contains(&format!("RIP {:#x}", report.rip)),
+                "{message}"
+            );
+            assert!(
+                outcome.console.contains("test entry point"),
+                "{}",
+                outcome.console
+            );
+            *report
+        }
+        other => panic!(
+            "{mode}: expected a guest fault, got {other:?}; console:\n{}",
+            outcome.console
+        ),
+    }
+}
+
+#[test]
+fn boots_prints_banner_and_reports_ready() {
+    if !require_kvm("boots_prints_banner_and_reports_ready") {
+        return;
+    }
+    let outcome = boot("", Duration::from_secs(10));
+    assert!(
+        outcome.ready_at.is_some(),
+        "no ready report; console:\n{}",
+        outcome.console
+    );
+    assert!(
+        matches!(outcome.result, Ok(VmExit::Exited { status: 0 })),
+        "{:?}",
+        outcome.result
+    );
+    let banner = outcome.console.lines().next().unwrap_or_default();
+    assert!(banner.starts_with("Cerebro kernel "), "banner: {banner:?}");
+    assert!(
+        banner.contains("ring 3") && banner.contains("64 MiB RAM"),
+        "banner: {banner:?}"
+    );
+    assert!(
+        outcome.console.contains("simd self-test passed"),
+        "{}",
+        outcome.console
+    );
+}
+
+#[test]
+fn ring3_page_fault_names_vector_rip_and_address() {
+    if !require_kvm("ring3_page_fault_names_vector_rip_and_address") {
+        return;
+    }
+    let report = expect_fault("pf");
+    let (text_start, text_end) = ring3_text();
+    assert_eq!(report.vector, 14, "{report}");
+    assert_eq!(report.ring(), 3, "{report}");
+    assert_eq!(report.cr2, 0x7_0000_0000, "{report}");
+    // User-mode read of a not-present page: error code U=1, W=0, P=0.
+    assert_eq!(report.error_code & 0b111, 0b100, "{report}");
+    assert!(
+        (text_start..text_end).contains(&report.rip),
+        "RIP {:#x} outside ring-3 text {text_start:#x}..{text_end:#x}",
+        report.rip
+    );
+    assert!(
+        report
+            .to_string()
+            .starts_with("#PF (page fault, vector 14) in ring 3"),
+        "{report}"
+    );
+}
+
+#[test]
+fn ring3_invalid_opcode_points_at_the_ud2() {
+    if !require_kvm("ring3_invalid_opcode_points_at_the_ud2") {
+        return;
+    }
+    let report = expect_fault("ud");
+    assert_eq!(report.vector, 6, "{report}");
+    assert_eq!(report.ring(), 3, "{report}");
+    assert_eq!(
+        bytes_at(KERNEL, report.rip, 2),
+        Some(&[0x0F, 0x0B][..]),
+        "RIP {:#x} is not a ud2",
+        report.rip
+    );
+    assert!(
+        report
+            .to_string()
+            .starts_with("#UD (invalid opcode, vector 6)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn ring3_general_protection_fault_is_reported() {
+    if !require_kvm("ring3_general_protection_fault_is_reported") {
+        return;
+    }
+    let report = expect_fault("gp");
+    let (text_start, text_end) = ring3_text();
+    assert_eq!(report.vector, 13, "{report}");
+    assert_eq!(report.ring(), 3, "{report}");
+    assert!((text_start..text_end).contains(&report.rip), "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("#GP (general protection, vector 13)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn ring3_breakpoint_reaches_its_dpl3_gate() {
+    if !require_kvm("ring3_breakpoint_reaches_its_dpl3_gate") {
+        return;
+    }
+    let report = expect_fault("bp");
+    assert_eq!(report.vector, 3, "{report}");
+    // #BP is a trap: RIP is after the one-byte int3.
+    assert_eq!(
+        bytes_at(KERNEL, report.rip - 1, 1),
+        Some(&[0xCC][..]),
+        "{report}"
+    );
+}
+
+#[test]
+fn ring3_stack_overflow_hits_the_guard() {
+    if !require_kvm("ring3_stack_overflow_hits_the_guard") {
+        return;
+    }
+    let report = expect_fault("stack");
+    assert_eq!(report.vector, 14, "{report}");
+    assert!(
+        (0x20_0000..0x40_0000).contains(&report.cr2),
+        "CR2 {:#x} is not in the stack guard",
+        report.cr2
+    );
+}
+
+#[test]
+fn hanging_guest_is_stopped_by_the_watchdog() {
+    if !require_kvm("hanging_guest_is_stopped_by_the_watchdog") {
+        return;
+    }
+    let outcome = boot("cerebro.test=hang", Duration::from_millis(300));
+    assert!(outcome.ready_at.is_some(), "{}", outcome.console);
+    match &outcome.result {
+        Err(Error::Guest(error @ GuestError::Watchdog { limit, dump })) => {
+            assert_eq!(*limit, Duration::from_millis(300));
+            let dump = dump.as_ref().expect("registers of the stopped guest");
+            let (text_start, text_end) = ring3_text();
+            assert!(
+                (text_start..text_end).contains(&dump.regs.rip),
+                "stopped outside the ring-3 spin loop: {error}"
+            );
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("watchdog: guest still running after 300ms, stopped at RIP"),
+                "{error}"
+            );
+        }
+        other => panic!("expected the watchdog to stop the guest, got {other:?}"),
+    }
+}
+
+#[test]
+fn watchdog_can_be_disarmed_and_rearmed_while_the_guest_runs() {
+    if !require_kvm("watchdog_can_be_disarmed_and_rearmed_while_the_guest_runs") {
+        return;
+    }
+    let mut config = test_config("cerebro.test=hang", Duration::from_secs(1));
+    config.watchdog = None;
+    let builder = VmBuilder::new(config).unwrap();
+    let mut vm = builder.start(KERNEL).unwrap();
+    vm.wait_ready().unwrap();
+    // Armed then disarmed: it must not fire.
+    vm.watchdog().arm(Duration::from_millis(50));
+    vm.watchdog().disarm();
+    assert!(
+        !vm.stop_token().wait_timeout(Duration::from_millis(250)),
+        "a disarmed watchdog stopped the guest"
+    );
+    // Re-armed: it fires.
+    vm.watchdog().arm(Duration::from_millis(100));
+    match vm.wait() {
+        Err(Error::Guest(GuestError::Watchdog { limit, .. })) => {
+            assert_eq!(limit, Duration::from_millis(100))
+        }
+        other => panic!("expected a watchdog stop, got {other:?}"),
+    }
+}
+
+#[test]
+fn host_stop_ends_a_running_guest() {
+    if !require_kvm("host_stop_ends_a_running_guest") {
+        return;
+    }
+    let builder =
+        VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(10))).unwrap();
+    let mut vm = builder.start(KERNEL).unwrap();
+    vm.wait_ready().unwrap();
+    vm.stop();
+    assert_eq!(vm.wait().unwrap(), VmExit::Stopped);
+}
+
+#[test]
+fn guest_panic_ends_with_its_status_and_message() {
+    if !require_kvm("guest_panic_ends_with_its_status_and_message") {
+        return;
+    }
+    let outcome = boot("cerebro.test=panic", Duration::from_secs(5));
+    assert!(
+        matches!(outcome.result, Ok(VmExit::Exited { status: 101 })),
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        outcome
+            .console
+            .contains("cerebro: panic at src/selftest.rs")
+            && outcome
+                .console
+                .contains(": test entry point: deliberate panic"),
+        "{}",
+        outcome.console
+    );
+}
+
+#[test]
+fn unknown_test_entry_point_is_refused_by_the_guest() {
+    if !require_kvm("unknown_test_entry_point_is_refused_by_the_guest") {
+        return;
+    }
+    let outcome = boot("cerebro.test=nonsense", Duration::from_secs(5));
+    assert!(
+        outcome.ready_at.is_none(),
+        "the guest reported ready with a bad command line"
+    );
+    assert!(
+        matches!(outcome.result, Ok(VmExit::Exited { status: 102 })),
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        outcome.console.contains("unknown cerebro.test="),
+        "{}",
+        outcome.console
+    );
+}
+
+/// Starts a VM with `image` and returns the error; a kernel must be refused before it runs.
+fn refused(image: &[u8]) -> String {
+    let outcome = boot_with(test_config("", Duration::from_secs(5)), image);
+    match outcome.result {
+        Err(Error::Kernel(error)) => error.to_string(),
+        other => panic!(
+            "expected the image ({} bytes, starting {:02x?}) to be refused, got {other:?}",
+            image.len(),
+            &image[..image.len().min(16)]
+        ),
+    }
+}
+
+#[test]
+fn corrupt_and_foreign_kernel_images_are_refused() {
+    if !require_kvm("corrupt_and_foreign_kernel_images_are_refused") {
+        return;
+    }
+    assert_eq!(refused(b""), "kernel image is empty");
+    assert!(refused(b"MZ\x90\x00 this is not an ELF file")
+        .starts_with("kernel image is not an ELF file"));
+    assert!(refused(&KERNEL[..40]).starts_with("kernel image is truncated or corrupt: ELF header"));
+    assert!(refused(&KERNEL[..200]).contains("program header table"));
+
+    // A truncated real image: cut inside its last loadable segment.
+    let last = elf_segments(KERNEL)
+        .into_iter()
+        .max_by_key(|s| s.offset + s.file_size)
+        .unwrap();
+    let truncated = refused(&KERNEL[..(last.offset + last.file_size / 2) as usize]);
+    assert!(truncated.contains("past the end of the"), "{truncated}");
+
+    // Program header table pointing far outside the file.
+    let mut bad_phoff = KERNEL.to_vec();
+    bad_phoff[32..40].copy_from_slice(&0xFFFF_FFFF_FFFF_0000u64.to_le_bytes());
+    assert!(refused(&bad_phoff).contains("program header table"));
+
+    // A real ELF that is not a Cerebro kernel (this test binary: PIE or not, it has no note).
+    let this_binary = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+    let foreign = refused(&this_binary);
+    assert!(
+        foreign.contains("not an executable")
+            || foreign.contains("no Cerebro boot note")
+            || foreign.contains("segment"),
+        "{foreign}"
+    );
+
+    // The Cerebro note renamed: the image is no longer accepted as a Cerebro kernel.
+    let mut no_note = KERNEL.to_vec();
+    let at = no_note
+        .windows(8)
+        .position(|w| w == b"Cerebro\0")
+        .expect("the kernel carries the Cerebro note");
+    no_note[at] = b'X';
+    assert_eq!(
+        refused(&no_note),
+        "kernel image has no Cerebro boot note: not a Cerebro kernel"
+    );
+
+    // A segment moved into the system area.
+    let mut low_segment = KERNEL.to_vec();
+    let phoff = u64::from_le_bytes(low_segment[32..40].try_into().unwrap()) as usize;
+    let first_load = (0..8)
+        .map(|i| phoff + i * 56)
+        .find(|&p| low_segment[p] == 1)
+        .unwrap();
+    low_segment[first_load + 24..first_load + 32].copy_from_slice(&0x1000u64.to_le_bytes());
+    assert!(refused(&low_segment).contains("below 1 MiB"));
+
+    // Random bytes after a valid ELF magic: refused, never a panic.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..50 {
+        let mut junk: Vec<u8> = (0..4096)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        junk[..4].copy_from_slice(b"\x7fELF");
+        refused(&junk);
+    }
+}
+
+#[test]
+fn invalid_memory_sizes_are_refused() {
+    for mib in [0, 16, 33, 4096, u64::MAX] {
+        let config = vmm::VmConfig {
+            mem_mib: mib,
+            ..Default::default()
+        };
+        assert!(
+            matches!(config.ram_size(), Err(Error::Config(_))),
+            "{mib} MiB accepted"
+        );
+    }
+}
+
+/// Disassembles one section of the kernel with objdump.
+fn disassemble(section: &str) -> String {
+    let output = Command::new("objdump")
+        .args(["-d", "--no-show-raw-insn", "-j", section, KERNEL_PATH])
+        .output()
+        .expect("objdump (binutils) must be installed to check the kernel's code");
+    assert!(
+        output.status.success(),
+        "objdump failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("objdump prints text")
+}
+
+#[test]
+fn ring3_code_has_real_simd_and_ring0_code_has_none() {
+    let ring0 = disassemble(".ring0");
+    let ring0_instructions = ring0.lines().filter(|l| l.contains(":\t")).count();
+    assert!(
+        ring0_instructions > 50,
+        "the .ring0 section was not disassembled:\n{ring0}"
+    );
+    for line in ring0.lines() {
+        let lower = line.to_ascii_lowercase();
+        for forbidden in [
+            "%xmm", "%ymm", "%zmm", "%mm", "mxcsr", "fxsave", "fxrstor", "xsave", "xrstor",
+        ] {
+            assert!(!lower.contains(forbidden), "SIMD in ring-0 code: {line}");
+        }
+    }
+    assert!(
+        ring0.contains("iretq") && ring0.contains("out "),
+        "ring-0 code lacks its entry/fault path"
+    );
+
+    let ring3 = disassemble(".text");
+    let count = |needle: &str| ring3.lines().filter(|l| l.contains(needle)).count();
+    assert!(
+        count("vfmadd") >= 1
+            && ring3
+                .lines()
+                .any(|l| l.contains("vfmadd") && l.contains("%ymm")),
+        "no AVX2/FMA in ring 3"
+    );
+    assert!(count("%ymm") >= 8, "too few AVX instructions in ring 3");
+    assert!(count("%xmm") >= 8, "too few SSE instructions in ring 3");
+    // Hard-float code, not soft-float library calls.
+    assert!(
+        !ring3.contains("__mulsf3") && !ring3.contains("__addsf3"),
+        "soft-float calls in ring 3"
+    );
+}

@@ -19,6 +19,9 @@ use cerebro_spec::DeviceConfig;
 
 use crate::kprintln;
 
+/// Exit status: the virtio-cerebro driver failed (the reason is on the console).
+pub const EXIT_DRIVER: u32 = 103;
+
 /// Why the driver stopped serving.
 pub enum ServeError {
     /// The device window holds no virtio-cerebro device.

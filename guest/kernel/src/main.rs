@@ -70,6 +70,13 @@ extern "C" fn cerebro_main(protocol: u64, info_addr: u64) -> ! {
 #[no_mangle]
 extern "C" fn rust_eh_personality() {}
 
+/// Never called: nothing unwinds with `panic = "abort"`, but the precompiled `alloc` has landing
+/// pads that name it. Should it ever run, end the VM as a panic would.
+#[no_mangle]
+extern "C" fn _Unwind_Resume() -> ! {
+    ports::exit(ports::EXIT_PANIC)
+}
+
 #[panic_handler]
 fn panic(info: &PanicInfo<'_>) -> ! {
     match info.location() {

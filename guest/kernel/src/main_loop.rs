@@ -22,7 +22,7 @@ pub fn run(env: &BootEnv) -> ! {
             }
             Err(e) => {
                 kprintln!("cerebro: virtio-cerebro: {e}");
-                ports::exit(ports::EXIT_DRIVER)
+                ports::exit(crate::driver::EXIT_DRIVER)
             }
         },
         None => kprintln!("cerebro: no device window; nothing to serve"),

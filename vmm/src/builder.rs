@@ -412,9 +412,9 @@ fn write_system_area(
         .map_err(|e| Error::Memory(format!("writing the boot info: {e}")))
 }
 
-/// Populates `[from, to)` in 64 MiB steps, giving up early if the VM stops.
+/// Populates `[from, to)` in 16 MiB steps, giving up early if the VM stops.
 fn populate_in_chunks(memory: &GuestMemoryMmap, from: u64, to: u64, stop: &StopToken) {
-    const CHUNK: u64 = 64 << 20;
+    const CHUNK: u64 = 16 << 20;
     let mut at = from;
     while at < to && !stop.is_stopped() {
         let len = CHUNK.min(to - at);

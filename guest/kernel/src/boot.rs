@@ -153,14 +153,23 @@ fn kernel_end() -> u64 {
     core::ptr::addr_of!(__kernel_end) as u64
 }
 
-/// Whether `[addr, addr + len)` is low memory ring 3 may read (page 0 excluded).
-fn in_low_readable(addr: u64, len: u64) -> bool {
-    addr >= 0x1000 && addr.checked_add(len).is_some_and(|end| end <= 0x10_0000)
+/// First low address ring 3 can read: page 0 is unmapped under Cerebro's VMM (null pointers
+/// fault) but mapped by the PVH entry, because QEMU puts the PVH memory map there.
+fn first_readable(protocol: Protocol) -> u64 {
+    match protocol {
+        Protocol::Cerebro => 0x1000,
+        Protocol::Pvh => 0,
+    }
+}
+
+/// Whether `[addr, addr + len)` is low memory ring 3 may read.
+fn in_low_readable(protocol: Protocol, addr: u64, len: u64) -> bool {
+    addr >= first_readable(protocol) && addr.checked_add(len).is_some_and(|end| end <= 0x10_0000)
 }
 
 /// Reads a `T` at `addr` if it lies in readable low memory.
-fn read_low<T: Copy>(addr: u64) -> Option<T> {
-    if !in_low_readable(addr, core::mem::size_of::<T>() as u64) {
+fn read_low<T: Copy>(protocol: Protocol, addr: u64) -> Option<T> {
+    if !in_low_readable(protocol, addr, core::mem::size_of::<T>() as u64) {
         return None;
     }
     // SAFETY: the range is mapped user-readable (checked above); unaligned reads are allowed.
@@ -168,9 +177,11 @@ fn read_low<T: Copy>(addr: u64) -> Option<T> {
 }
 
 /// A command line at `[addr, addr + len)` in readable low memory, cut at the first NUL.
-fn read_cmdline(addr: u64, len: u64) -> &'static str {
-    let len = len.min(MAX_CMDLINE as u64);
-    if len == 0 || !in_low_readable(addr, len) {
+fn read_cmdline(protocol: Protocol, addr: u64, len: u64) -> &'static str {
+    let len = len
+        .min(MAX_CMDLINE as u64)
+        .min(0x10_0000u64.saturating_sub(addr));
+    if len == 0 || !in_low_readable(protocol, addr, len) {
         return "";
     }
     // SAFETY: the range is mapped user-readable and never written after boot.
@@ -184,14 +195,14 @@ impl BootEnv {
     pub fn discover(protocol: u64, info_addr: u64) -> Result<Self, BootError> {
         let (protocol, ram_size, heap_end, device_window, cmdline) = match protocol {
             1 => {
-                let info: CerebroBootInfo =
-                    read_low(info_addr).ok_or(BootError::Unreadable(info_addr))?;
+                let info: CerebroBootInfo = read_low(Protocol::Cerebro, info_addr)
+                    .ok_or(BootError::Unreadable(info_addr))?;
                 if info.magic != BOOT_INFO_MAGIC {
                     return Err(BootError::BadMagic(info.magic));
                 }
                 let window = (info.device_window_size != 0)
                     .then_some((info.device_window_base, info.device_window_size));
-                let cmdline = read_cmdline(info.cmdline_addr, info.cmdline_len);
+                let cmdline = read_cmdline(Protocol::Cerebro, info.cmdline_addr, info.cmdline_len);
                 (
                     Protocol::Cerebro,
                     info.ram_size,
@@ -256,7 +267,7 @@ struct PvhMemmapEntry {
 
 /// RAM size, heap end and command line from a PVH start info.
 fn read_pvh(addr: u64) -> Result<(u64, u64, &'static str), BootError> {
-    let info: PvhStartInfo = read_low(addr).ok_or(BootError::Unreadable(addr))?;
+    let info: PvhStartInfo = read_low(Protocol::Pvh, addr).ok_or(BootError::Unreadable(addr))?;
     if info.magic != PVH_START_INFO_MAGIC {
         return Err(BootError::BadMagic(u64::from(info.magic)));
     }
@@ -266,7 +277,7 @@ fn read_pvh(addr: u64) -> Result<(u64, u64, &'static str), BootError> {
     if info.version >= 1 {
         for index in 0..info.memmap_entries.min(MAX_PVH_MEMMAP_ENTRIES) {
             let entry_addr = info.memmap_paddr.saturating_add(u64::from(index) * 24);
-            let Some(entry) = read_low::<PvhMemmapEntry>(entry_addr) else {
+            let Some(entry) = read_low::<PvhMemmapEntry>(Protocol::Pvh, entry_addr) else {
                 break;
             };
             if entry.kind != 1 {
@@ -282,6 +293,6 @@ fn read_pvh(addr: u64) -> Result<(u64, u64, &'static str), BootError> {
     Ok((
         ram_size,
         heap_end,
-        read_cmdline(info.cmdline_paddr, MAX_CMDLINE as u64),
+        read_cmdline(Protocol::Pvh, info.cmdline_paddr, MAX_CMDLINE as u64),
     ))
 }

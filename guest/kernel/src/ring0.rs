@@ -128,13 +128,13 @@ _start_pvh:
     jb 2b
 
     /* Page tables, identity map of the first GiB:
-     *   4 KiB pages below 2 MiB: page 0 absent, below 1 MiB user read-only (start info, memory
-     *   map and command line live there), 1-2 MiB (this ring-0 part) supervisor;
-     *   2-4 MiB absent (stack guard); 2 MiB user pages above. */
+     *   4 KiB pages below 2 MiB: below 1 MiB user read-only (start info, memory map and command
+     *   line live there; QEMU puts the memory map in page 0, so page 0 is mapped too), 1-2 MiB
+     *   (this ring-0 part) supervisor; 2-4 MiB absent (stack guard); 2 MiB user pages above. */
     movl $(pvh_pdpt + 7), pvh_pml4
     movl $(pvh_pd + 7), pvh_pdpt
     movl $(pvh_pt + 7), pvh_pd
-    movl $1, %ecx
+    xorl %ecx, %ecx
 4:
     movl %ecx, %eax
     shll $12, %eax

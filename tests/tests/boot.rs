@@ -1,7 +1,8 @@
 //! Boot tests: real VMs under KVM running the embedded Cerebro kernel.
 //!
 //! Without `/dev/kvm` these tests print a notice and pass, unless `CEREBRO_REQUIRE_KVM=1` (CI),
-//! where they fail. Fault tests run with a 1 s watchdog: a fault that is not reported within a
+//! where they fail. The PVH tests boot the kernel under QEMU (TCG) the way other VMMs do; without
+//! QEMU they print a notice, unless `CEREBRO_REQUIRE_QEMU=1` (CI, which installs it). Fault tests run with a 1 s watchdog: a fault that is not reported within a
 //! second ends as a watchdog error and fails the test.
 
 use std::process::Command;
@@ -437,4 +438,113 @@ fn ring3_code_has_real_simd_and_ring0_code_has_none() {
         !ring3.contains("__mulsf3") && !ring3.contains("__addsf3"),
         "soft-float calls in ring 3"
     );
+}
+
+/// Boots the kernel under QEMU (TCG, no KVM needed) through its PVH entry and returns QEMU's exit
+/// code and console output; `None` (with a notice) when QEMU is not installed.
+fn qemu_pvh(test: &str, cmdline: &str) -> Option<(i32, String)> {
+    let spawned = Command::new("qemu-system-x86_64")
+        .args([
+            "-accel",
+            "tcg",
+            "-cpu",
+            "max",
+            "-m",
+            "128",
+            "-nographic",
+            "-no-reboot",
+            "-nodefaults",
+            "-serial",
+            "stdio",
+        ])
+        .args([
+            "-device",
+            "isa-debug-exit,iobase=0xe4,iosize=0x04",
+            "-kernel",
+            KERNEL_PATH,
+            "-append",
+            cmdline,
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if std::env::var("CEREBRO_REQUIRE_QEMU").is_ok_and(|v| v == "1") {
+                panic!("{test}: qemu-system-x86_64 is not installed and CEREBRO_REQUIRE_QEMU=1");
+            }
+            eprintln!("SKIPPED {test}: qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
+            return None;
+        }
+        Err(error) => panic!("{test}: cannot start QEMU: {error}"),
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("waiting for QEMU") {
+            let output = child.wait_with_output().expect("QEMU output");
+            let console = String::from_utf8_lossy(&output.stdout).into_owned();
+            return Some((status.code().unwrap_or(-1), console));
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("QEMU output");
+            panic!(
+                "{test}: QEMU still running after 60 s; console:\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pvh_entry_boots_under_qemu() {
+    let Some((code, console)) = qemu_pvh("pvh_entry_boots_under_qemu", "hello cerebro") else {
+        return;
+    };
+    assert!(
+        console.contains("Cerebro kernel ") && console.contains("(pvh boot): ring 3"),
+        "{console}"
+    );
+    assert!(console.contains("command line: hello cerebro"), "{console}");
+    assert!(console.contains("simd self-test passed"), "{console}");
+    // isa-debug-exit: status 0 -> exit code 1.
+    assert_eq!(code, 1, "{console}");
+}
+
+#[test]
+fn pvh_fault_under_qemu_is_reported_on_the_console() {
+    let Some((code, console)) = qemu_pvh(
+        "pvh_fault_under_qemu_is_reported_on_the_console",
+        "cerebro.test=ud",
+    ) else {
+        return;
+    };
+    let line = console
+        .lines()
+        .find(|l| l.contains("CPU exception"))
+        .unwrap_or_else(|| panic!("no fault report:\n{console}"));
+    assert!(
+        line.starts_with("cerebro: CPU exception, vector 0x06, error code 0x00000000, RIP 0x"),
+        "{line}"
+    );
+    let rip = u64::from_str_radix(
+        line.split("RIP 0x")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap(),
+        16,
+    )
+    .unwrap();
+    assert_eq!(
+        bytes_at(KERNEL, rip, 2),
+        Some(&[0x0F, 0x0B][..]),
+        "RIP {rip:#x} is not a ud2"
+    );
+    // Status 0x80 | 6 -> exit code 2 * 0x86 + 1, truncated to a byte.
+    assert_eq!(code, (2 * 0x86 + 1) & 0xFF, "{console}");
 }

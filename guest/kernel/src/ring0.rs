@@ -33,6 +33,7 @@ global_asm!(
     .set USER_CS, 0x23
     .set TSS_SELECTOR, 0x28
     .set FAULT_PORT, 0xE8
+    .set EXIT_PORT, 0xE4
     .set TSS_IOPB_SIZE, 8192
     .set TSS_LIMIT, 104 + TSS_IOPB_SIZE
 
@@ -63,10 +64,73 @@ enter_ring3:
     .global fault_common
 fault_common:
     outb %al, $FAULT_PORT
+    /* Cerebro's VMM has stopped the VM by now. Another VMM ignored the port: print the report on
+     * COM1, ask to exit (QEMU's isa-debug-exit at 0xE4 maps status s to exit code 2s+1) and halt. */
+    movq %rsp, %rbx
+    movl $fault_text_vector, %esi
+    call ring0_puts
+    movq (%rbx), %rax
+    movl $2, %ecx
+    call ring0_puthex
+    movl $fault_text_error, %esi
+    call ring0_puts
+    movq 8(%rbx), %rax
+    movl $8, %ecx
+    call ring0_puthex
+    movl $fault_text_rip, %esi
+    call ring0_puts
+    movq 16(%rbx), %rax
+    movl $16, %ecx
+    call ring0_puthex
+    movl $fault_text_cr2, %esi
+    call ring0_puts
+    movq %cr2, %rax
+    movl $16, %ecx
+    call ring0_puthex
+    movl $fault_text_end, %esi
+    call ring0_puts
+    movq (%rbx), %rax
+    orl $0x80, %eax
+    outl %eax, $EXIT_PORT
 1:
     cli
     hlt
     jmp 1b
+
+    /* Prints the NUL-terminated string at rsi on COM1. */
+ring0_puts:
+    movw $0x3F8, %dx
+1:
+    movb (%rsi), %al
+    testb %al, %al
+    jz 2f
+    outb %al, %dx
+    incq %rsi
+    jmp 1b
+2:
+    ret
+
+    /* Prints the low ecx hex digits of rax on COM1, most significant first. */
+ring0_puthex:
+    movq %rax, %rdi
+    movw $0x3F8, %dx
+1:
+    decl %ecx
+    movq %rdi, %rax
+    pushq %rcx
+    shll $2, %ecx
+    shrq %cl, %rax
+    popq %rcx
+    andl $0xF, %eax
+    cmpl $10, %eax
+    jb 2f
+    addl $39, %eax
+2:
+    addl $48, %eax
+    outb %al, %dx
+    testl %ecx, %ecx
+    jnz 1b
+    ret
 
     /* ---- PVH entry (QEMU, Firecracker, Cloud Hypervisor) -----------------------------------
      * 32-bit protected mode, paging off, ebx = GPA of hvm_start_info. */
@@ -217,6 +281,13 @@ pvh_long_mode:
     jmp enter_ring3
 
     /* ---- ring-0 data ------------------------------------------------------------------------ */
+    .section .ring0.rodata, "a", @progbits
+fault_text_vector: .asciz "cerebro: CPU exception, vector 0x"
+fault_text_error:  .asciz ", error code 0x"
+fault_text_rip:    .asciz ", RIP 0x"
+fault_text_cr2:    .asciz ", CR2 0x"
+fault_text_end:    .asciz "\n"
+
     .section .ring0.data, "aw", @progbits
     .balign 16
 pvh_gdt:

@@ -548,3 +548,96 @@ fn pvh_fault_under_qemu_is_reported_on_the_console() {
     // Status 0x80 | 6 -> exit code 2 * 0x86 + 1, truncated to a byte.
     assert_eq!(code, (2 * 0x86 + 1) & 0xFF, "{console}");
 }
+
+/// Records MMIO accesses; reads return zeros (not a virtio device), or block until the VM stops.
+struct RecordingDevice {
+    accesses: std::sync::Mutex<Vec<(u64, usize)>>,
+    block_reads_until: Option<cerebro_tests::vmm::StopToken>,
+}
+
+impl cerebro_tests::vmm::MmioDevice for RecordingDevice {
+    fn read(&self, offset: u64, data: &mut [u8]) {
+        self.accesses.lock().unwrap().push((offset, data.len()));
+        if let Some(stop) = &self.block_reads_until {
+            // A "wait for work" register: blocks, but gives up when the VM is stopped.
+            while !stop.wait_timeout(Duration::from_secs(1)) {}
+        }
+        data.fill(0);
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) {
+        self.accesses.lock().unwrap().push((offset, data.len()));
+    }
+}
+
+#[test]
+fn ring3_mmio_reaches_a_registered_device() {
+    if !require_kvm("ring3_mmio_reaches_a_registered_device") {
+        return;
+    }
+    let mut builder = VmBuilder::new(test_config("", Duration::from_secs(5))).unwrap();
+    let (base, size) = builder.device_window();
+    let device = std::sync::Arc::new(RecordingDevice {
+        accesses: Default::default(),
+        block_reads_until: None,
+    });
+    builder
+        .register_mmio_device(base, size, device.clone())
+        .unwrap();
+    let mut vm = builder.start(KERNEL).unwrap();
+    vm.wait_ready().unwrap();
+    let console = vm.console().clone();
+    assert_eq!(
+        vm.wait().unwrap(),
+        VmExit::Exited { status: 0 },
+        "{}",
+        console.text()
+    );
+    // The guest's driver probes the virtio-mmio magic register (offset 0, 32 bits) from ring 3.
+    let accesses = device.accesses.lock().unwrap();
+    assert_eq!(accesses.first(), Some(&(0, 4)), "{accesses:?}");
+}
+
+#[test]
+fn a_device_read_blocked_waiting_for_work_is_interrupted_by_the_watchdog() {
+    if !require_kvm("a_device_read_blocked_waiting_for_work_is_interrupted_by_the_watchdog") {
+        return;
+    }
+    let mut builder = VmBuilder::new(test_config("", Duration::from_millis(300))).unwrap();
+    let (base, size) = builder.device_window();
+    let device = std::sync::Arc::new(RecordingDevice {
+        accesses: Default::default(),
+        block_reads_until: Some(builder.stop_token()),
+    });
+    builder
+        .register_mmio_device(base, size, device.clone())
+        .unwrap();
+    let vm = builder.start(KERNEL).unwrap();
+    match vm.wait() {
+        Err(Error::Guest(GuestError::Watchdog { limit, .. })) => {
+            assert_eq!(limit, Duration::from_millis(300))
+        }
+        other => panic!("expected the watchdog to end the blocked guest, got {other:?}"),
+    }
+    assert_eq!(
+        device.accesses.lock().unwrap().len(),
+        1,
+        "the guest must not run past the blocked read"
+    );
+}
+
+#[test]
+fn fully_populated_memory_boots_too() {
+    if !require_kvm("fully_populated_memory_boots_too") {
+        return;
+    }
+    let mut config = test_config("", Duration::from_secs(10));
+    config.populate = vmm::Populate::Full;
+    let outcome = boot_with(config, KERNEL);
+    assert!(outcome.ready_at.is_some(), "{}", outcome.console);
+    assert!(
+        matches!(outcome.result, Ok(VmExit::Exited { status: 0 })),
+        "{:?}",
+        outcome.result
+    );
+}

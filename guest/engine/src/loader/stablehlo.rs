@@ -45,12 +45,12 @@ pub enum ArgBinding {
 pub enum CheckKind {
     /// Exactly equal to the constant.
     EqConst(DType, Vec<usize>, Vec<u8>),
-    /// Within tolerance of the constant.
-    AlmostEqConst(DType, Vec<usize>, Vec<u8>),
+    /// Within an absolute tolerance of the constant (NaN matches NaN).
+    AlmostEqConst(DType, Vec<usize>, Vec<u8>, f64),
     /// The two outputs are exactly equal.
     Eq,
-    /// The two outputs are close.
-    AlmostEq,
+    /// The two outputs are within an absolute tolerance.
+    AlmostEq(f64),
 }
 
 /// A check of a conformance test: which entry outputs it looks at and what it expects.
@@ -130,6 +130,43 @@ pub fn lower(module: &Module, entry: &str, bindings: &[ArgBinding]) -> Result<Lo
         graph: l.graph,
         checks: l.checks,
     })
+}
+
+/// `tolerance = ...` of a check op (the StableHLO interpreter's default is 1e-4).
+fn tolerance(op: &HloOp) -> f64 {
+    match op.attr("tolerance") {
+        Some(Attr::Float(f, _)) => *f,
+        Some(Attr::Int(i, _)) => *i as f64,
+        _ => 1e-4,
+    }
+}
+
+/// One test function of a conformance file: its name and its lowering (or why it cannot be).
+#[derive(Debug)]
+pub struct TestCase {
+    /// Function name.
+    pub name: String,
+    /// The lowered test, its checks included.
+    pub lowered: Result<Lowered>,
+}
+
+/// The test functions (those without arguments) of a StableHLO test file whose pieces are
+/// separated by `// -----` lines. A file that does not parse is an error.
+pub fn conformance_cases(text: &str) -> Result<Vec<TestCase>> {
+    let modules = cerebro_stablehlo::text::parse_splits(text).map_err(malformed)?;
+    let mut out = Vec::new();
+    for m in &modules {
+        for f in &m.functions {
+            if !f.arguments.is_empty() || f.body.blocks.is_empty() {
+                continue;
+            }
+            out.push(TestCase {
+                name: f.name.clone(),
+                lowered: lower(m, &f.name, &[]),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Engine dtype of a StableHLO element type.
@@ -534,10 +571,10 @@ impl<'m> Lowerer<'m> {
             }
             "check.expect_almost_eq_const" => {
                 let (d, s, b) = expected(op)?;
-                CheckKind::AlmostEqConst(d, s, b)
+                CheckKind::AlmostEqConst(d, s, b, tolerance(op))
             }
             "check.expect_eq" => CheckKind::Eq,
-            "check.expect_almost_eq" => CheckKind::AlmostEq,
+            "check.expect_almost_eq" => CheckKind::AlmostEq(tolerance(op)),
             other => return Err(Error::Unsupported(format!("{other}"))),
         };
         let mut outputs = Vec::new();
@@ -617,7 +654,13 @@ impl<'m> Lowerer<'m> {
             "divide" => self.simple(op, binary(BinaryOp::Div)),
             "maximum" => self.logical_or(op, BinaryOp::Maximum, BinaryOp::LogicalOr),
             "minimum" => self.logical_or(op, BinaryOp::Minimum, BinaryOp::LogicalAnd),
-            "power" => self.simple(op, binary(BinaryOp::Pow)),
+            "power" => {
+                // Integer powers with negative exponents have their own rule in StableHLO.
+                if !Self::result_type(op, 0)?.0.is_float() {
+                    return Err(Error::Unsupported("integer power".into()));
+                }
+                self.simple(op, binary(BinaryOp::Pow))
+            }
             "atan2" => self.simple(op, binary(BinaryOp::Atan2)),
             "and" | "or" => {
                 let (d, _) = Self::result_type(op, 0)?;

@@ -21,7 +21,7 @@ pub(crate) use ctx::Ctx;
 pub(crate) use plan::{Slot, SubgraphPlan};
 
 /// Largest arena one model may use (guards against absurd graphs).
-pub const MAX_ARENA_BYTES: usize = 1 << 34;
+pub const MAX_ARENA_BYTES: usize = crate::ir::MAX_TENSOR_BYTES;
 
 /// Current value of a resource variable.
 #[derive(Debug, Clone)]

@@ -270,7 +270,7 @@ fn plan_subgraph(
                     bytes.len()
                 ));
             }
-            if (bytes.as_ptr() as usize) % info.dtype.align() != 0 {
+            if !(bytes.as_ptr() as usize).is_multiple_of(info.dtype.align()) {
                 return Err(invalid!(
                     "constant tensor {t} (`{}`) is misaligned",
                     info.name

@@ -22,7 +22,7 @@ pub use graph::{
 };
 pub use op::*;
 pub use quant::QuantParams;
-pub use shape::Shape;
+pub use shape::{Shape, MAX_TENSOR_BYTES};
 
 /// A borrowed tensor: dtype, shape and little-endian bytes in C order.
 #[derive(Debug, Clone, Copy)]

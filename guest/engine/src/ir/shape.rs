@@ -4,7 +4,15 @@ use core::fmt;
 use crate::error::{Error, Result};
 
 /// Largest number of elements or bytes one tensor may have (guards against absurd shapes).
-pub const MAX_TENSOR_BYTES: usize = 1 << 34;
+pub const MAX_TENSOR_BYTES: usize = {
+    let limit = 1u64 << 34;
+    let half_address_space = (isize::MAX as u64) / 2;
+    (if limit < half_address_space {
+        limit
+    } else {
+        half_address_space
+    }) as usize
+};
 
 /// A static tensor shape (row-major / C order).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]

@@ -70,7 +70,7 @@ pub(super) fn run(ctx: &Ctx<'_>, op: ReduceOp, p: &QuantReduce) -> Result<()> {
         }
         let scale = q.input_scale / q.output_scale;
         let bias = -(q.input_zero_point as f32) * scale * p.plan.count as f32;
-        for o in 0..p.plan.out_len {
+        for (o, out) in y.iter_mut().enumerate().take(p.plan.out_len) {
             let mut s = 0i32;
             for_each_reduced(&p.plan, |oo, i| {
                 if oo == o {
@@ -78,7 +78,7 @@ pub(super) fn run(ctx: &Ctx<'_>, op: ReduceOp, p: &QuantReduce) -> Result<()> {
                 }
             });
             let v = libm::roundf(s as f32 * scale + bias) as i32 + q.output_zero_point;
-            y[o] = v.clamp(-128, 127) as i8;
+            *out = v.clamp(-128, 127) as i8;
         }
         return Ok(());
     }

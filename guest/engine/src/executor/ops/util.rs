@@ -118,6 +118,7 @@ impl Bcast {
 
     /// Calls `f(out_index, [input indices])` for every output element in order.
     #[inline]
+    #[allow(clippy::needless_range_loop)] // indexes several per-input arrays in step
     pub fn for_each<const N: usize>(&self, mut f: impl FnMut(usize, [usize; N])) {
         if self.len == 0 {
             return;

@@ -106,7 +106,6 @@ struct Loader<'f, 'g> {
 
 /// Per-subgraph lowering state.
 struct Sub<'f> {
-    index: usize,
     tensors: Vec<TensorInfo>,
     sparse: Vec<Option<SparsityParameters<'f>>>,
     buffers: Vec<Option<BufRange>>,
@@ -256,7 +255,6 @@ impl<'f, 'g> Loader<'f, 'g> {
             return Err(too_large!("subgraph {index} declares {n_t} tensors"));
         }
         let mut s = Sub {
-            index,
             tensors: Vec::with_capacity(n_t),
             sparse: Vec::new(),
             buffers: Vec::new(),
@@ -660,7 +658,7 @@ impl<'f, 'g> Loader<'f, 'g> {
                 );
                 let (top, bottom) = pad_1d(o.padding(), xd[1], yd[1], wd[1], sh, dh)?;
                 let (left, right) = pad_1d(o.padding(), xd[2], yd[2], wd[2], sw, dw)?;
-                let groups = if wd[3] == 0 { 1 } else { xd[3] / wd[3] };
+                let groups = xd[3].checked_div(wd[3]).unwrap_or(1);
                 Op::Conv2d(Conv2dAttrs {
                     stride_h: sh,
                     stride_w: sw,
@@ -706,7 +704,7 @@ impl<'f, 'g> Loader<'f, 'g> {
                         left,
                         right,
                     },
-                    depth_multiplier: if xd[3] == 0 { 1 } else { yd[3] / xd[3] },
+                    depth_multiplier: yd[3].checked_div(xd[3]).unwrap_or(1),
                     activation: activation(o.activation())?,
                 })
             }
@@ -1426,7 +1424,7 @@ fn densify(info: &TensorInfo, values: &[u8], sp: &SparsityParameters<'_>) -> Res
     }
     for (i, &b) in block_map.iter().enumerate() {
         let bs = expanded[n + i];
-        if bs == 0 || dims[b] % bs != 0 {
+        if bs == 0 || !dims[b].is_multiple_of(bs) {
             return Err(invalid!(
                 "sparse tensor `{}`: block size {bs} does not divide dim {b}",
                 info.name

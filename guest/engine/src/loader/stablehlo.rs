@@ -84,13 +84,16 @@ pub fn load(bytes: &[u8]) -> Result<Graph> {
 /// Load a Flax model: a `jax.export` blob of `f(variables, *inputs)` plus its
 /// `flax.serialization.to_bytes` parameters; the parameters become constants and only the real
 /// inputs remain.
+///
+/// With a bare module (text or `.mlirbc`, no `in_tree`) the arguments are bound by the pytree
+/// paths JAX writes into their locations (`loc("variables['params']['Dense_0']['kernel']")`).
 pub fn load_with_params(bytes: &[u8], params: &[u8]) -> Result<Graph> {
     let model = cerebro_stablehlo::load_jax_model(bytes).map_err(malformed)?;
-    let exported = model.exported.as_ref().ok_or_else(|| {
-        Error::BadInput("Flax parameters need a jax.export blob (it names the arguments)".into())
-    })?;
     let leaves = cerebro_stablehlo::flax::parse_params(params).map_err(malformed)?;
-    let sources = cerebro_stablehlo::flax::bind(exported, &leaves, 0).map_err(malformed)?;
+    let sources = match model.exported.as_ref() {
+        Some(exported) => cerebro_stablehlo::flax::bind(exported, &leaves, 0).map_err(malformed)?,
+        None => bind_by_location(&model.module, &leaves)?,
+    };
     let mut bindings = Vec::new();
     for s in sources {
         bindings.push(match s {
@@ -108,6 +111,42 @@ pub fn load_with_params(bytes: &[u8], params: &[u8]) -> Result<Graph> {
         });
     }
     Ok(lower(&model.module, "main", &bindings)?.graph)
+}
+
+/// Bind `@main`'s arguments to parameter leaves by the paths in their locations.
+fn bind_by_location(
+    module: &Module,
+    leaves: &[cerebro_stablehlo::flax::Leaf],
+) -> Result<Vec<cerebro_stablehlo::flax::ArgSource>> {
+    use cerebro_stablehlo::flax::ArgSource;
+    let main = module
+        .function("main")
+        .ok_or_else(|| Error::Invalid("no function @main in the module".into()))?;
+    let mut out = Vec::new();
+    let mut inputs = 0;
+    let mut bound = 0;
+    for a in &main.arguments {
+        let path = a
+            .loc_name
+            .as_deref()
+            .and_then(|n| n.find('[').map(|i| &n[i..]));
+        match path.and_then(|p| leaves.iter().position(|l| l.path_string() == p)) {
+            Some(i) => {
+                out.push(ArgSource::Param(i));
+                bound += 1;
+            }
+            None => {
+                out.push(ArgSource::Input(inputs));
+                inputs += 1;
+            }
+        }
+    }
+    if bound == 0 && !leaves.is_empty() {
+        return Err(Error::BadInput(
+            "no argument of @main carries a parameter path in its location; use the jax.export blob".into(),
+        ));
+    }
+    Ok(out)
 }
 
 /// Lower `module` with `entry` as the entry subgraph. `bindings` (empty = all inputs) says how
@@ -252,6 +291,34 @@ fn dense_bytes(e: &ast::DenseElements) -> Result<(DType, Vec<usize>, Vec<u8>)> {
         ));
     }
     Ok((dtype, dims, data))
+}
+
+/// Transpose raw row-major data: new dim i is old dim `perm[i]`.
+fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) -> Result<Vec<u8>> {
+    let n = Shape::new(shape).num_elements()?;
+    if src.len() != n * width {
+        return Err(Error::Malformed("constant size does not match its shape".into()));
+    }
+    let rank = shape.len();
+    let mut strides = vec![1usize; rank];
+    for i in (0..rank.saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1];
+    }
+    let new_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let mut out = Vec::with_capacity(src.len());
+    let mut idx = vec![0usize; rank];
+    for _ in 0..n {
+        let off: usize = (0..rank).map(|i| idx[i] * strides[perm[i]]).sum();
+        out.extend_from_slice(&src[off * width..(off + 1) * width]);
+        for i in (0..rank).rev() {
+            idx[i] += 1;
+            if idx[i] < new_shape[i] {
+                break;
+            }
+            idx[i] = 0;
+        }
+    }
+    Ok(out)
 }
 
 /// One subgraph being built.
@@ -1226,6 +1293,13 @@ impl<'m> Lowerer<'m> {
             return Ok(x);
         }
         let ns: Vec<usize> = perm.iter().map(|&p| s[p]).collect();
+        // Constants (weights) are transposed now: kernels want constant filters.
+        let level = self.stack.len() - 1;
+        if let TensorKind::Constant(c) = self.stack[level].sub.tensors[x].kind {
+            let src = self.graph.constant_bytes(c).to_vec();
+            let data = transpose_bytes(&src, d.size(), s, perm)?;
+            return self.constant(d, &ns, &data);
+        }
         let t = self.new_activation(d, &ns);
         self.node(
             Op::Transpose {

@@ -1,0 +1,90 @@
+//! JAX / Flax fixtures (tests/models, issue 5) through the StableHLO loader: every output within
+//! the manifest's tolerance of JAX's golden, scaled by max(1, max|golden|).
+
+use cerebro_engine::loader::stablehlo::{load, load_with_params};
+use cerebro_engine::{DType, Model, TensorData};
+use cerebro_npy as npy;
+use std::path::PathBuf;
+
+fn models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models")
+}
+
+fn engine_dtype(d: npy::DType) -> DType {
+    match d {
+        npy::DType::F32 => DType::F32,
+        npy::DType::F16 => DType::F16,
+        npy::DType::I8 => DType::I8,
+        npy::DType::U8 => DType::U8,
+        npy::DType::I16 => DType::I16,
+        npy::DType::I32 => DType::I32,
+        npy::DType::I64 => DType::I64,
+        npy::DType::U32 => DType::U32,
+        npy::DType::Bool => DType::Bool,
+    }
+}
+
+fn f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn jax_and_flax_fixtures_match_jax() {
+    let dir = models_dir();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    let mut report = Vec::new();
+    for f in manifest["fixtures"].as_array().unwrap() {
+        if f["issue"] != 5 {
+            continue;
+        }
+        let name = f["name"].as_str().unwrap();
+        let model = std::fs::read(dir.join(f["model"].as_str().unwrap())).unwrap();
+        let graph = match f["params"].as_str() {
+            Some(p) => load_with_params(&model, &std::fs::read(dir.join(p)).unwrap()),
+            None => load(&model),
+        }
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut m = Model::new(graph).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tol = f["tolerance"].as_f64().unwrap();
+        for run in f["runs"].as_array().unwrap() {
+            let inputs: Vec<npy::Array> = run["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| npy::read(dir.join(p.as_str().unwrap())).unwrap())
+                .collect();
+            let data: Vec<TensorData> = inputs
+                .iter()
+                .map(|a| TensorData {
+                    dtype: engine_dtype(a.dtype),
+                    shape: &a.shape,
+                    bytes: &a.data,
+                })
+                .collect();
+            m.run(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for (k, p) in run["outputs"].as_array().unwrap().iter().enumerate() {
+                let want = npy::read(dir.join(p.as_str().unwrap())).unwrap();
+                let got = m.output(k).unwrap();
+                assert_eq!(got.shape, want.shape.as_slice(), "{name} output {k}");
+                let (g, w) = (f32s(got.bytes), f32s(&want.data));
+                let scale = w.iter().fold(1f32, |a, v| a.max(v.abs()));
+                let err = g
+                    .iter()
+                    .zip(&w)
+                    .fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+                report.push(format!("{name}: max err {err:.2e} (scale {scale:.2})"));
+                assert!(
+                    err <= tol as f32 * scale,
+                    "{name} output {k}: max |err| {err} > {tol} x {scale}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(checked >= 30, "only {checked} outputs checked");
+}

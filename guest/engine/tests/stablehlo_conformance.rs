@@ -7,9 +7,12 @@ use cerebro_engine::{DType, Error, Model};
 use std::path::PathBuf;
 
 fn suite_dir() -> PathBuf {
-    std::env::var_os("CEREBRO_CONFORMANCE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/stablehlo-interpret")
-    })
+    std::env::var_os("CEREBRO_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/conformance/stablehlo-interpret")
+        })
 }
 
 fn close(d: DType, x: &[u8], y: &[u8], tol: f64) -> bool {
@@ -30,10 +33,13 @@ fn close(d: DType, x: &[u8], y: &[u8], tol: f64) -> bool {
 fn same(d: DType, got: &[u8], want: &[u8], tol: Option<f64>) -> bool {
     let w = d.size();
     got.len() == want.len()
-        && got.chunks_exact(w).zip(want.chunks_exact(w)).all(|(x, y)| match tol {
-            Some(t) => close(d, x, y, t),
-            None => x == y,
-        })
+        && got
+            .chunks_exact(w)
+            .zip(want.chunks_exact(w))
+            .all(|(x, y)| match tol {
+                Some(t) => close(d, x, y, t),
+                None => x == y,
+            })
 }
 
 #[test]
@@ -51,7 +57,11 @@ fn interpreter_suite_has_no_failures() {
         let text = std::fs::read_to_string(file).unwrap();
         let cases = conformance_cases(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for case in cases {
-            let tag = format!("{}:{}", file.file_name().unwrap().to_string_lossy(), case.name);
+            let tag = format!(
+                "{}:{}",
+                file.file_name().unwrap().to_string_lossy(),
+                case.name
+            );
             let lowered = match case.lowered {
                 Ok(l) => l,
                 Err(Error::Unsupported(m)) => {
@@ -91,12 +101,24 @@ fn interpreter_suite_has_no_failures() {
             for c in &lowered.checks {
                 let o0 = model.output(c.outputs[0]).unwrap();
                 let good = match &c.kind {
-                    CheckKind::EqConst(d, s, b) => o0.dtype == *d && o0.shape == s.as_slice() && same(*d, o0.bytes, b, None),
-                    CheckKind::AlmostEqConst(d, s, b, t) => o0.dtype == *d && o0.shape == s.as_slice() && same(*d, o0.bytes, b, Some(*t)),
+                    CheckKind::EqConst(d, s, b) => {
+                        o0.dtype == *d && o0.shape == s.as_slice() && same(*d, o0.bytes, b, None)
+                    }
+                    CheckKind::AlmostEqConst(d, s, b, t) => {
+                        o0.dtype == *d
+                            && o0.shape == s.as_slice()
+                            && same(*d, o0.bytes, b, Some(*t))
+                    }
                     CheckKind::Eq | CheckKind::AlmostEq(_) => {
                         let o1 = model.output(c.outputs[1]).unwrap();
-                        let tol = if let CheckKind::AlmostEq(t) = c.kind { Some(t) } else { None };
-                        o0.dtype == o1.dtype && o0.shape == o1.shape && same(o0.dtype, o0.bytes, o1.bytes, tol)
+                        let tol = if let CheckKind::AlmostEq(t) = c.kind {
+                            Some(t)
+                        } else {
+                            None
+                        };
+                        o0.dtype == o1.dtype
+                            && o0.shape == o1.shape
+                            && same(o0.dtype, o0.bytes, o1.bytes, tol)
                     }
                 };
                 if !good {
@@ -110,7 +132,15 @@ fn interpreter_suite_has_no_failures() {
             }
         }
     }
-    println!("{pass} passed, {} failed, {unsupported} unsupported", failures.len());
+    println!(
+        "{pass} passed, {} failed, {unsupported} unsupported",
+        failures.len()
+    );
     assert!(pass > 0);
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -88,3 +88,36 @@ fn jax_and_flax_fixtures_match_jax() {
     println!("{}", report.join("\n"));
     assert!(checked >= 30, "only {checked} outputs checked");
 }
+
+/// Control flow and indexing (tests/data/stablehlo/generate.py): argmax, cumsum, fori_loop,
+/// cond, gather, clip, pad, strided slice, dynamic_slice, flip, isfinite, float iota, erf.
+#[test]
+fn control_flow_and_indexing_match_jax() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/stablehlo");
+    let x = npy::read(dir.join("input0.npy")).unwrap();
+    let idx = npy::read(dir.join("input1.npy")).unwrap();
+    for file in ["ops.mlir", "ops.jax_exported"] {
+        let graph = load(&std::fs::read(dir.join(file)).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut m = Model::new(graph).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let inputs = [
+            TensorData { dtype: engine_dtype(x.dtype), shape: &x.shape, bytes: &x.data },
+            TensorData { dtype: engine_dtype(idx.dtype), shape: &idx.shape, bytes: &idx.data },
+        ];
+        m.run(&inputs).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(m.num_outputs(), 13);
+        for k in 0..13 {
+            let want = npy::read(dir.join(format!("output{k}.npy"))).unwrap();
+            let got = m.output(k).unwrap();
+            assert_eq!(got.shape, want.shape.as_slice(), "{file} output {k}");
+            assert_eq!(got.dtype, engine_dtype(want.dtype), "{file} output {k}");
+            if got.dtype == DType::F32 {
+                let (g, w) = (f32s(got.bytes), f32s(&want.data));
+                let scale = w.iter().fold(1f32, |a, v| a.max(v.abs()));
+                let err = g.iter().zip(&w).fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+                assert!(err <= 1e-5 * scale, "{file} output {k}: max |err| {err}");
+            } else {
+                assert_eq!(got.bytes, want.data.as_slice(), "{file} output {k}");
+            }
+        }
+    }
+}

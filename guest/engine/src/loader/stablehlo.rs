@@ -297,7 +297,9 @@ fn dense_bytes(e: &ast::DenseElements) -> Result<(DType, Vec<usize>, Vec<u8>)> {
 fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) -> Result<Vec<u8>> {
     let n = Shape::new(shape).num_elements()?;
     if src.len() != n * width {
-        return Err(Error::Malformed("constant size does not match its shape".into()));
+        return Err(Error::Malformed(
+            "constant size does not match its shape".into(),
+        ));
     }
     let rank = shape.len();
     let mut strides = vec![1usize; rank];
@@ -324,6 +326,8 @@ fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) ->
 /// One subgraph being built.
 struct Sg {
     sub: Subgraph,
+    /// Ops that defined some values (name, iota dimension) for pattern matching.
+    defs: BTreeMap<ValueId, (String, usize)>,
     values: BTreeMap<ValueId, TensorId>,
     /// Values taken from the enclosing subgraph, in input order after the block arguments.
     captures: Vec<ValueId>,
@@ -492,6 +496,7 @@ impl<'m> Lowerer<'m> {
                 ..Subgraph::default()
             },
             values: BTreeMap::new(),
+            defs: BTreeMap::new(),
             captures: Vec::new(),
             can_capture: false,
         });
@@ -605,15 +610,27 @@ impl<'m> Lowerer<'m> {
                     }
                     self.check(op)?;
                 }
-                _ => self.op(op).map_err(|e| match e {
-                    Error::Unsupported(m) => {
-                        Error::Unsupported(format!("{} (line {}): {m}", op.name, op.position.line))
+                _ => {
+                    if op.name == "stablehlo.iota" {
+                        let dim = op
+                            .attr("iota_dimension")
+                            .and_then(Attr::as_int)
+                            .unwrap_or(-1);
+                        if let (Some(v), Ok(dim)) = (op.results.first(), usize::try_from(dim)) {
+                            self.cur().defs.insert(*v, (op.name.clone(), dim));
+                        }
                     }
-                    Error::Invalid(m) => {
-                        Error::Invalid(format!("{} (line {}): {m}", op.name, op.position.line))
-                    }
-                    other => other,
-                })?,
+                    self.op(op).map_err(|e| match e {
+                        Error::Unsupported(m) => Error::Unsupported(format!(
+                            "{} (line {}): {m}",
+                            op.name, op.position.line
+                        )),
+                        Error::Invalid(m) => {
+                            Error::Invalid(format!("{} (line {}): {m}", op.name, op.position.line))
+                        }
+                        other => other,
+                    })?
+                }
             }
         }
         Err(Error::Malformed("block without a terminator".into()))
@@ -824,10 +841,69 @@ impl<'m> Lowerer<'m> {
                     .and_then(Attr::as_int)
                     .and_then(|v| usize::try_from(v).ok())
                     .ok_or_else(|| Error::Malformed("iota_dimension".into()))?;
+                let (d, shape) = Self::result_type(op, 0)?;
                 let out = self.result(op, 0)?;
-                self.node(Op::Iota { dim }, vec![], vec![out]);
+                if d.is_float() {
+                    // Count in i32, then convert (exact for any realistic extent).
+                    let t = self.new_activation(DType::I32, &shape);
+                    self.node(Op::Iota { dim }, vec![], vec![t]);
+                    self.node(Op::Cast, vec![Some(t)], vec![out]);
+                } else {
+                    self.node(Op::Iota { dim }, vec![], vec![out]);
+                }
                 Ok(())
             }
+            "reverse" => {
+                let x = self.value(op.operands[0])?;
+                let (_, s) = self.info(x);
+                let dims = attr_usizes(op, "dimensions")?;
+                let mut begin = vec![0usize; s.len()];
+                let mut stride = vec![1isize; s.len()];
+                for &k in &dims {
+                    if k >= s.len() {
+                        return Err(Error::Invalid("reverse dimension out of range".into()));
+                    }
+                    begin[k] = s[k].saturating_sub(1);
+                    stride[k] = -1;
+                }
+                let out = self.result(op, 0)?;
+                self.node(
+                    Op::Slice {
+                        begin,
+                        stride,
+                        slice_shape: s,
+                    },
+                    vec![Some(x)],
+                    vec![out],
+                );
+                Ok(())
+            }
+            "is_finite" => {
+                // x - x is 0 for finite x and NaN for inf/NaN.
+                let x = self.value(op.operands[0])?;
+                let (d, s) = self.info(x);
+                if !d.is_float() {
+                    return Err(Error::Unsupported("is_finite of a non-float".into()));
+                }
+                let diff = self.new_activation(d, &s);
+                self.node(
+                    Op::Binary {
+                        op: BinaryOp::Sub,
+                        activation: Activation::None,
+                    },
+                    vec![Some(x), Some(x)],
+                    vec![diff],
+                );
+                let zero = self.constant(d, &[], &vec![0u8; d.size()])?;
+                let out = self.result(op, 0)?;
+                self.node(
+                    Op::Compare(CompareOp::Equal),
+                    vec![Some(diff), Some(zero)],
+                    vec![out],
+                );
+                Ok(())
+            }
+            "dynamic_slice" => self.dynamic_slice(op),
             "concatenate" => {
                 let axis = op
                     .attr("dimension")
@@ -1022,7 +1098,108 @@ impl<'m> Lowerer<'m> {
         body.name.strip_prefix("stablehlo.")
     }
 
+    /// Integer value of a scalar constant tensor, if it is one.
+    fn const_int(&self, t: TensorId) -> Option<i64> {
+        let info = &self.stack[self.stack.len() - 1].sub.tensors[t];
+        let TensorKind::Constant(c) = info.kind else {
+            return None;
+        };
+        let b = self.graph.constant_bytes(c);
+        match (info.dtype, b.len()) {
+            (DType::I32, 4) => Some(i64::from(i32::from_le_bytes(b.try_into().ok()?))),
+            (DType::I64, 8) => Some(i64::from_le_bytes(b.try_into().ok()?)),
+            (DType::U32, 4) => Some(i64::from(u32::from_le_bytes(b.try_into().ok()?))),
+            _ => None,
+        }
+    }
+
+    /// `dynamic_slice` whose start indices are constants becomes a slice (starts clamped into
+    /// range as StableHLO specifies).
+    fn dynamic_slice(&mut self, op: &HloOp) -> Result<()> {
+        let x = self.value(op.operands[0])?;
+        let (_, s) = self.info(x);
+        let sizes = attr_usizes(op, "slice_sizes")?;
+        if sizes.len() != s.len() || op.operands.len() != s.len() + 1 {
+            return Err(Error::Invalid(
+                "dynamic_slice operands do not match the rank".into(),
+            ));
+        }
+        let mut begin = Vec::new();
+        for (k, v) in op.operands[1..].iter().enumerate() {
+            let t = self.value(*v)?;
+            let start = self.const_int(t).ok_or_else(|| {
+                Error::Unsupported("dynamic_slice with computed start indices".into())
+            })?;
+            let max = s[k]
+                .checked_sub(sizes[k])
+                .ok_or_else(|| Error::Invalid("slice larger than operand".into()))?;
+            begin.push((start.max(0) as usize).min(max));
+        }
+        let out = self.result(op, 0)?;
+        self.node(
+            Op::Slice {
+                begin,
+                stride: vec![1; s.len()],
+                slice_shape: sizes,
+            },
+            vec![Some(x)],
+            vec![out],
+        );
+        Ok(())
+    }
+
+    /// JAX's argmax/argmin: `reduce((x, iota) init: (±inf, 0))` with a compare-and-select body.
+    fn arg_reduce(&mut self, op: &HloOp) -> Result<()> {
+        let unsupported =
+            || Error::Unsupported("variadic reduce (only argmax/argmin patterns)".into());
+        let axes = attr_usizes(op, "dimensions")?;
+        let [axis] = axes.as_slice() else {
+            return Err(unsupported());
+        };
+        let block = op
+            .regions
+            .first()
+            .and_then(|r| r.blocks.first())
+            .ok_or_else(unsupported)?;
+        let args: Vec<ValueId> = block.arguments.iter().map(|(v, _)| *v).collect();
+        let first = block.ops.first().ok_or_else(unsupported)?;
+        if args.len() != 4
+            || first.name != "stablehlo.compare"
+            || first.operands != [args[0], args[2]]
+        {
+            return Err(unsupported());
+        }
+        let max = match first.attr("comparison_direction") {
+            Some(Attr::Enum(_, d)) if d == "GT" || d == "GE" => true,
+            Some(Attr::Enum(_, d)) if d == "LT" || d == "LE" => false,
+            _ => return Err(unsupported()),
+        };
+        // The index operand must count along the reduced axis.
+        let idx_def = self.cur().defs.get(&op.operands[1]).cloned();
+        let counts = matches!(idx_def, Some((ref n, dim)) if n == "stablehlo.iota" && dim == *axis);
+        if !counts {
+            return Err(unsupported());
+        }
+        let x = self.value(op.operands[0])?;
+        let vals = self.result(op, 0)?;
+        self.node(
+            Op::Reduce {
+                op: if max { ReduceOp::Max } else { ReduceOp::Min },
+                axes: vec![*axis],
+                keep_dims: false,
+            },
+            vec![Some(x)],
+            vec![vals],
+        );
+        let idx = self.result(op, 1)?;
+        self.node(Op::ArgReduce { max, axis: *axis }, vec![Some(x)], vec![idx]);
+        Ok(())
+    }
+
     fn reduce(&mut self, op: &HloOp) -> Result<()> {
+        if op.operands.len() == 4 && op.results.len() == 2 {
+            return self.arg_reduce(op);
+        }
         if op.operands.len() != 2 {
             return Err(Error::Unsupported("variadic reduce".into()));
         }
@@ -1395,6 +1572,7 @@ impl<'m> Lowerer<'m> {
                 ..Subgraph::default()
             },
             values: BTreeMap::new(),
+            defs: BTreeMap::new(),
             captures: Vec::new(),
             can_capture: true,
         });

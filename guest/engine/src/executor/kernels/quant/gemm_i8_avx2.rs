@@ -58,6 +58,35 @@ unsafe fn requant8(x: __m256i, q: Requant8, offset: __m256i, lo: __m256i, hi: __
 /// harmless values).
 #[inline(always)]
 unsafe fn requant_consts(q: &QuantConvParams<'_>, c0: usize, n: usize) -> Requant8 {
+    if q.multipliers.len() == 1 {
+        let m = q.multipliers[0];
+        // SAFETY: register-only AVX2 intrinsics.
+        return unsafe {
+            Requant8 {
+                mult: _mm256_set1_epi32(m.multiplier),
+                left: _mm256_set1_epi32(m.shift.max(0)),
+                right: _mm256_set1_epi32((-m.shift).max(0)),
+            }
+        };
+    }
+    if c0 + 8 <= q.multipliers.len() {
+        // SAFETY: `QuantMultiplier` is repr(C) {i32, i32}: 8 of them are 64 contiguous bytes
+        // inside the slice (c0 + 8 <= len); the rest are register-only intrinsics.
+        return unsafe {
+            let p = q.multipliers.as_ptr().add(c0) as *const __m256i;
+            let idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+            let v0 = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(p), idx);
+            let v1 = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(p.add(1)), idx);
+            let mult = _mm256_permute2x128_si256::<0x20>(v0, v1);
+            let shift = _mm256_permute2x128_si256::<0x31>(v0, v1);
+            let zero = _mm256_setzero_si256();
+            Requant8 {
+                mult,
+                left: _mm256_max_epi32(shift, zero),
+                right: _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero),
+            }
+        };
+    }
     let mut m = [0i32; 8];
     let mut l = [0i32; 8];
     let mut r = [0i32; 8];
@@ -193,5 +222,69 @@ pub(super) unsafe fn requantize_row(
         for jj in j..len {
             out[jj] = q.requantize(acc[jj], c0 + jj);
         }
+    }
+}
+
+/// Uniform requantization constants (one multiplier for all lanes).
+#[inline(always)]
+unsafe fn uniform(m: super::QuantMultiplier) -> Requant8 {
+    // SAFETY: register-only AVX2 intrinsics.
+    unsafe {
+        Requant8 {
+            mult: _mm256_set1_epi32(m.multiplier),
+            left: _mm256_set1_epi32(m.shift.max(0)),
+            right: _mm256_set1_epi32((-m.shift).max(0)),
+        }
+    }
+}
+
+/// Parameters of [`add_i8`] (TFLite's int8 ADD/SUB rescaling).
+pub(super) struct AddArgs {
+    pub in1_offset: i32,
+    pub in2_offset: i32,
+    pub in1: super::QuantMultiplier,
+    pub in2: super::QuantMultiplier,
+    pub out: super::QuantMultiplier,
+    pub out_offset: i32,
+    pub act_min: i32,
+    pub act_max: i32,
+    pub subtract: bool,
+}
+
+/// Same-shape int8 ADD/SUB, 8 lanes at a time; returns how many leading elements it did
+/// (a multiple of 8; the caller finishes the rest with the scalar code).
+///
+/// # Safety
+/// AVX2 must be available; multipliers must not be `i32::MIN` and shifts within `-31..=30`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn add_i8(p: &AddArgs, a: &[i8], b: &[i8], out: &mut [i8]) -> usize {
+    let len = a.len().min(b.len()).min(out.len());
+    // SAFETY: 8-byte loads at i < len - 7 inside `a` and `b`; stores of 8 bytes into `out`.
+    unsafe {
+        let (q1, q2, qo) = (uniform(p.in1), uniform(p.in2), uniform(p.out));
+        let zero = _mm256_setzero_si256();
+        let (min, max) = (_mm256_set1_epi32(i32::MIN), _mm256_set1_epi32(i32::MAX));
+        let off1 = _mm256_set1_epi32(p.in1_offset);
+        let off2 = _mm256_set1_epi32(p.in2_offset);
+        let off_o = _mm256_set1_epi32(p.out_offset);
+        let (lo, hi) = (_mm256_set1_epi32(p.act_min), _mm256_set1_epi32(p.act_max));
+        let mut i = 0;
+        while i + 8 <= len {
+            let x = _mm256_cvtepi8_epi32(_mm_loadl_epi64(a.as_ptr().add(i).cast()));
+            let y = _mm256_cvtepi8_epi32(_mm_loadl_epi64(b.as_ptr().add(i).cast()));
+            let x = _mm256_slli_epi32::<20>(_mm256_add_epi32(x, off1));
+            let y = _mm256_slli_epi32::<20>(_mm256_add_epi32(y, off2));
+            let x = requant8(x, q1, zero, min, max);
+            let y = requant8(y, q2, zero, min, max);
+            let raw = if p.subtract {
+                _mm256_sub_epi32(x, y)
+            } else {
+                _mm256_add_epi32(x, y)
+            };
+            let r = requant8(raw, qo, off_o, lo, hi);
+            out[i..i + 8].copy_from_slice(&narrow8(r));
+            i += 8;
+        }
+        i
     }
 }

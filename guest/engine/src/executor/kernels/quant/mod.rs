@@ -24,6 +24,7 @@ mod litert_tests;
 /// A real multiplier as TFLite stores it: `real ≈ multiplier · 2^(shift - 31)` with
 /// `multiplier` in `[2^30, 2^31)` (or 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(C)]
 pub struct QuantMultiplier {
     /// Q31 significand.
     pub multiplier: i32,

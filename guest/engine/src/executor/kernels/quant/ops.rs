@@ -196,14 +196,47 @@ impl AddI8Params {
         out.clamp(self.act_min, self.act_max) as i8
     }
 
-    /// Same-shape elementwise add / sub.
+    /// Same-shape elementwise add / sub (AVX2 when available).
     pub fn run(&self, a: &[i8], b: &[i8], out: &mut [i8]) -> KernelResult {
+        self.run_isa(super::super::Isa::detect(), a, b, out)
+    }
+
+    /// [`Self::run`] on a chosen instruction set.
+    pub fn run_isa(
+        &self,
+        isa: super::super::Isa,
+        a: &[i8],
+        b: &[i8],
+        out: &mut [i8],
+    ) -> KernelResult {
         if a.len() != b.len() || out.len() != a.len() {
             return Err(KernelError::InvalidParam(
                 "elementwise operands differ in length",
             ));
         }
-        for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if isa.checked() == super::super::Isa::Avx2Fma
+            && [self.input1, self.input2, self.output]
+                .iter()
+                .all(|m| m.multiplier != i32::MIN && (-31..=30).contains(&m.shift))
+        {
+            let args = super::gemm_i8_avx2::AddArgs {
+                in1_offset: self.input1_offset,
+                in2_offset: self.input2_offset,
+                in1: self.input1,
+                in2: self.input2,
+                out: self.output,
+                out_offset: self.output_offset,
+                act_min: self.act_min,
+                act_max: self.act_max,
+                subtract: self.subtract,
+            };
+            // SAFETY: AVX2 verified by `checked`; multipliers checked just above.
+            done = unsafe { super::gemm_i8_avx2::add_i8(&args, a, b, out) };
+        }
+        let _ = isa;
+        for ((o, a), b) in out[done..].iter_mut().zip(&a[done..]).zip(&b[done..]) {
             *o = self.apply(*a, *b);
         }
         Ok(())
@@ -525,6 +558,31 @@ mod tests {
                 (got - want.clamp(-128, 127)).abs() <= 1,
                 "{a}*{b}: {got} vs {want}"
             );
+        }
+    }
+
+    #[test]
+    fn add_vector_path_equals_scalar() {
+        let mut rng = Rng::new(62);
+        for case in 0..50 {
+            let s1 = 0.001 + (rng.next_u64() % 1000) as f32 * 1e-4;
+            let s2 = 0.001 + (rng.next_u64() % 1000) as f32 * 1e-4;
+            let so = 0.001 + (rng.next_u64() % 1000) as f32 * 2e-4;
+            let p = AddI8Params::new(
+                (s1, rng.i32_in(-128, 127)),
+                (s2, rng.i32_in(-128, 127)),
+                (so, rng.i32_in(-128, 127)),
+                (rng.i32_in(-128, -50), rng.i32_in(50, 127)),
+                case % 2 == 1,
+            );
+            let n = rng.range(1, 100);
+            let (a, b) = (rng.vec_i8(n), rng.vec_i8(n));
+            let want: std::vec::Vec<i8> = a.iter().zip(&b).map(|(x, y)| p.apply(*x, *y)).collect();
+            for &isa in super::super::super::Isa::available() {
+                let mut out = vec![0i8; n];
+                p.run_isa(isa, &a, &b, &mut out).unwrap();
+                assert_eq!(out, want);
+            }
         }
     }
 

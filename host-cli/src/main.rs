@@ -3,7 +3,16 @@
 //! One module per subcommand; `main` only parses arguments, sets up logging and maps a
 //! subcommand's error to a one-line message and a non-zero exit code.
 
+mod backend;
+mod bench;
 mod boot;
+mod enclave;
+mod error;
+mod inspect;
+mod model;
+mod report;
+mod run;
+mod tensor;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,13 +21,17 @@ use clap::{Parser, Subcommand};
 
 /// Command-line arguments of `cerebro-vmm`.
 #[derive(Parser)]
-#[command(version, about = "Cerebro inference enclave")]
+#[command(name = "cerebro-vmm", version, about = "Cerebro inference enclave")]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     /// Log VMM and guest-console activity to stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// The main job: run a model (`cerebro-vmm --model PATH --input FILE.npy ...`).
+    #[command(flatten)]
+    run: run::RunArgs,
 }
 
 /// The subcommands.
@@ -26,6 +39,10 @@ struct Cli {
 enum Command {
     /// Boot the enclave, print the guest's banner and the boot time, and shut it down.
     Boot(boot::BootArgs),
+    /// Describe a model: format, inputs, outputs, ops, parameters; refuse what cannot run.
+    Inspect(inspect::InspectArgs),
+    /// Measure a model's latency in the enclave (and with --native, in-process).
+    Bench(bench::BenchArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -49,8 +66,20 @@ fn main() -> ExitCode {
     let process_start = Instant::now();
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let result = match cli.command {
-        Command::Boot(args) => boot::run(&args, process_start, cli.verbose),
+    let result = match (cli.command, cli.run) {
+        (Some(Command::Boot(args)), _) => boot::run(&args, process_start, cli.verbose),
+        (Some(Command::Inspect(args)), _) => return inspect::main(args),
+        (Some(Command::Bench(args)), _) => return bench::main(args),
+        (None, args) if args.model.is_some() => return run::main(args),
+        (None, _) if std::env::args_os().len() > 1 => {
+            eprintln!("error: --model PATH is required (or a subcommand: boot, inspect, bench; see --help)");
+            return ExitCode::from(2);
+        }
+        (None, _) => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::from(2);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

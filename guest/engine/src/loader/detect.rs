@@ -13,9 +13,11 @@
 //! | MLIR bytecode | the bytecode magic `ML\xefR` at byte 0 (a bare StableHLO portable artifact) |
 //! | jax.export | a FlatBuffer (no identifier) that embeds an MLIR bytecode module |
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::error::{Error, Result};
+use crate::ir::Graph;
 
 /// A model format the engine's loaders know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +96,61 @@ impl Format {
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// What a load needs besides the model bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions<'a> {
+    /// Flax parameters (`flax.serialization.to_bytes` msgpack) for a JAX model's first argument.
+    pub params: Option<&'a [u8]>,
+    /// SavedModel signature (`None`: `serving_default`).
+    pub signature: Option<&'a str>,
+    /// Static shapes for inputs whose dims the model leaves unknown (TensorFlow graphs).
+    pub input_shapes: Option<&'a [Vec<usize>]>,
+}
+
+/// Loads `bytes` of `format` into the IR with the matching front-end: the one dispatch the
+/// host CLI (`--native`, `inspect`) and the guest job handler share.
+pub fn load_graph(bytes: &[u8], format: Format, options: &LoadOptions<'_>) -> Result<Graph> {
+    if options.signature.is_some() && format != Format::SavedModel {
+        return Err(Error::BadInput(alloc::format!(
+            "a signature applies to SavedModels, not to a {}",
+            format.description()
+        )));
+    }
+    match format {
+        Format::TfLite => {
+            if options.params.is_some() {
+                return Err(Error::BadInput(
+                    "parameters apply to JAX/Flax models, not to TFLite".into(),
+                ));
+            }
+            super::tflite::load(bytes)
+        }
+        Format::SavedModel | Format::GraphDef => {
+            if options.params.is_some() {
+                return Err(Error::BadInput(
+                    "parameters apply to JAX/Flax models, not to TensorFlow graphs".into(),
+                ));
+            }
+            let mut tf_options = super::tensorflow::Options {
+                input_shapes: options.input_shapes,
+                ..Default::default()
+            };
+            if let Some(signature) = options.signature {
+                tf_options.signature = signature;
+            }
+            if format == Format::SavedModel {
+                super::tensorflow::load_saved_model(bytes, &tf_options)
+            } else {
+                super::tensorflow::load_graphdef(bytes, &tf_options)
+            }
+        }
+        Format::StableHloText | Format::JaxExport | Format::MlirBytecode => match options.params {
+            Some(params) => super::stablehlo::load_with_params(bytes, params),
+            None => super::stablehlo::load(bytes),
+        },
     }
 }
 

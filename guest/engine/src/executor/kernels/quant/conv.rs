@@ -71,8 +71,10 @@ pub struct PackedI8Weights {
     weights: Vec<i16>,
     bias: Vec<i32>,
     /// `k` rounded up to even.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     kp: usize,
     /// Panels for the AVX2 kernel (empty on other targets).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     panels: Vec<i16>,
 }
 

@@ -214,6 +214,7 @@ impl AddI8Params {
                 "elementwise operands differ in length",
             ));
         }
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
         if isa.checked() == super::super::Isa::Avx2Fma

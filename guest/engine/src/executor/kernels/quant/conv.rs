@@ -303,6 +303,7 @@ fn matmul_rows(
 }
 
 /// Whether the vectorized requantization reproduces the scalar one for these multipliers.
+#[cfg(target_arch = "x86_64")]
 fn vector_ok(q: &QuantConvParams<'_>) -> bool {
     q.multipliers
         .iter()

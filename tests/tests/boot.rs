@@ -641,3 +641,32 @@ fn fully_populated_memory_boots_too() {
         outcome.result
     );
 }
+
+#[test]
+fn ring0_fault_in_the_entry_is_reported_too() {
+    if !require_kvm("ring0_fault_in_the_entry_is_reported_too") {
+        return;
+    }
+    // Patch a ud2 over the first instruction of the 64-bit entry (ring 0).
+    let mut image = KERNEL.to_vec();
+    let entry = u64::from_le_bytes(image[24..32].try_into().unwrap());
+    let segment = elf_segments(KERNEL)
+        .into_iter()
+        .find(|s| s.addr <= entry && entry < s.addr + s.file_size)
+        .unwrap();
+    let at = (segment.offset + (entry - segment.addr)) as usize;
+    image[at..at + 2].copy_from_slice(&[0x0F, 0x0B]);
+    let outcome = boot_with(test_config("", Duration::from_secs(1)), &image);
+    assert!(outcome.ready_at.is_none());
+    match outcome.result {
+        Err(Error::Guest(GuestError::Fault(report))) => {
+            assert_eq!(
+                (report.vector, report.ring(), report.rip),
+                (6, 0, entry),
+                "{report}"
+            );
+            assert!(report.to_string().contains("in ring 0"), "{report}");
+        }
+        other => panic!("expected a ring-0 #UD, got {other:?}"),
+    }
+}

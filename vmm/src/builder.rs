@@ -557,14 +557,10 @@ impl RunningVm {
             self.stop.stop(StopReason::Host);
             self.watchdog.disarm();
         }
-        match self.outcome.take() {
-            Some(Ok(exit)) => {
-                self.outcome = Some(Ok(exit));
-                Ok(exit)
-            }
-            Some(Err(error)) => Err(error),
-            None => Err(GuestError::VcpuPanicked),
-        }
+        // The outcome is kept: `wait_ready` may have reported it already and `wait` reports it again.
+        self.outcome
+            .clone()
+            .unwrap_or(Err(GuestError::VcpuPanicked))
     }
 }
 

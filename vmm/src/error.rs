@@ -55,7 +55,7 @@ pub enum Error {
 
 /// Why a running guest was ended. `Display` is one line; [`GuestError::register_dump`] has the
 /// full register state where there is one.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GuestError {
     /// The guest took a CPU exception and its fault stub reported it.
     #[error("guest fault: {0}")]

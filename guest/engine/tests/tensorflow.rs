@@ -52,7 +52,10 @@ fn tar_dir(dir: &Path) -> Vec<u8> {
     }
     let mut files = Vec::new();
     walk(dir, dir, &mut files);
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     tf::archive::write_tar(&refs).unwrap()
 }
 
@@ -73,17 +76,30 @@ fn run_and_compare(
             bytes: &a.data,
         })
         .collect();
-    model.run(&data).unwrap_or_else(|e| panic!("{what}: run failed: {e}"));
+    model
+        .run(&data)
+        .unwrap_or_else(|e| panic!("{what}: run failed: {e}"));
     assert_eq!(model.num_outputs(), goldens.len(), "{what}: output count");
     let mut worst = 0f64;
     for (i, golden) in goldens.iter().enumerate() {
         let got = model.output(i).unwrap();
-        assert_eq!(got.shape, golden.shape.as_slice(), "{what}: output {i} shape");
-        assert_eq!(got.dtype, npy_dtype(golden.dtype), "{what}: output {i} dtype");
+        assert_eq!(
+            got.shape,
+            golden.shape.as_slice(),
+            "{what}: output {i} shape"
+        );
+        assert_eq!(
+            got.dtype,
+            npy_dtype(golden.dtype),
+            "{what}: output {i} dtype"
+        );
         let got = npy::Array::new(golden.dtype, got.shape.to_vec(), got.bytes.to_vec()).unwrap();
         let (g, w) = (got.to_f64(), golden.to_f64());
         let scale = w.iter().fold(1f64, |m, v| m.max(v.abs()));
-        let err = g.iter().zip(&w).fold(0f64, |m, (a, b)| m.max((a - b).abs()));
+        let err = g
+            .iter()
+            .zip(&w)
+            .fold(0f64, |m, (a, b)| m.max((a - b).abs()));
         assert!(
             err <= TOLERANCE * scale,
             "{what}: output {i} differs from TensorFlow by {err} (scale {scale})"
@@ -108,7 +124,9 @@ fn goldens(dir: &Path, signature: &str) -> (Vec<npy::Array>, Vec<npy::Array>) {
     (read("in"), read("out"))
 }
 
-const SIGNATURES: [(&str, &str); 8] = [
+const SIGNATURES: [(&str, &str); 10] = [
+    ("sharded", "serving_default"),
+    ("sharded", "other"),
     ("k3cnn", "serving_default"),
     ("k3cnn", "serve"),
     ("module", "serving_default"),
@@ -124,7 +142,10 @@ fn saved_models_match_tensorflow() {
     for (model, signature) in SIGNATURES {
         let dir = data_dir().join(model);
         let (inputs, outputs) = goldens(&dir, signature);
-        assert!(!inputs.is_empty() && !outputs.is_empty(), "{model}: goldens missing");
+        assert!(
+            !inputs.is_empty() && !outputs.is_empty(),
+            "{model}: goldens missing"
+        );
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|a| a.shape.clone()).collect();
         let options = Options {
             tag: "serve",
@@ -152,7 +173,12 @@ fn frozen_graphdefs_match_tensorflow() {
         let shapes: Vec<Vec<usize>> = inputs.iter().map(|a| a.shape.clone()).collect();
         let graph = tensorflow::lower(&g, Some(&shapes))
             .unwrap_or_else(|e| panic!("{model}/{signature} frozen: {e}"));
-        run_and_compare(&format!("{model}/{signature} frozen"), graph, &inputs, &outputs);
+        run_and_compare(
+            &format!("{model}/{signature} frozen"),
+            graph,
+            &inputs,
+            &outputs,
+        );
     }
     // The GraphDef entry point (default inputs/outputs) on a single-output frozen graph.
     let dir = data_dir().join("tfkeras");
@@ -179,13 +205,35 @@ fn batch_norm_and_bias_fold_into_convolutions() {
         let fused = sg
             .nodes
             .iter()
-            .filter(|n| {
-                matches!(n.op.name(), "Conv2d" | "DepthwiseConv2d") && n.inputs.len() == 3
-            })
+            .filter(|n| matches!(n.op.name(), "Conv2d" | "DepthwiseConv2d") && n.inputs.len() == 3)
             .count();
         assert_eq!(fused, convs, "{model}: {names:?}");
-        assert!(!names.contains(&"Unary"), "{model}: activation not fused: {names:?}");
+        assert!(
+            !names.contains(&"Unary"),
+            "{model}: activation not fused: {names:?}"
+        );
     }
+    // A zero pad of H/W before a VALID convolution becomes the convolution's padding.
+    let dir = data_dir().join("ops");
+    let graph = tensorflow::load_saved_model(&tar_dir(&dir), &Options::default()).unwrap();
+    let sg = &graph.subgraphs[graph.entry];
+    let pads = sg.nodes.iter().filter(|n| n.op.name() == "Pad").count();
+    assert_eq!(
+        pads, 2,
+        "only the pads feeding the concat/mirror pad remain"
+    );
+    let padded_convs = sg
+        .nodes
+        .iter()
+        .filter(|n| match &n.op {
+            cerebro_engine::ir::Op::Conv2d(a) => a.padding.bottom == 1 && a.padding.right == 1,
+            _ => false,
+        })
+        .count();
+    assert_eq!(
+        padded_convs, 2,
+        "SAME conv and the absorbed pad + VALID conv"
+    );
 }
 
 #[test]
@@ -203,10 +251,19 @@ fn unsupported_ops_are_refused_with_their_names() {
     })
     .unwrap();
     let mut g = sm.graph(tf::Selection::default()).unwrap();
-    g.nodes.iter_mut().filter(|n| n.op == "Relu").for_each(|n| n.op = "Erfinv".into());
-    g.nodes.iter_mut().filter(|n| n.op == "MatMul").for_each(|n| n.op = "XlaCallModule".into());
+    g.nodes
+        .iter_mut()
+        .filter(|n| n.op == "Relu")
+        .for_each(|n| n.op = "Erfinv".into());
+    g.nodes
+        .iter_mut()
+        .filter(|n| n.op == "MatMul")
+        .for_each(|n| n.op = "XlaCallModule".into());
     let err = tensorflow::lower(&g, None).unwrap_err().to_string();
-    assert!(err.contains("Erfinv") && err.contains("XlaCallModule"), "{err}");
+    assert!(
+        err.contains("Erfinv") && err.contains("XlaCallModule"),
+        "{err}"
+    );
     // Malformed archives are errors, not panics.
     let tar = tar_dir(&dir);
     for cut in [0, 100, 511, 512, 1024, tar.len() / 2] {

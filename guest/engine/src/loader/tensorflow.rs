@@ -440,7 +440,11 @@ fn window(
         }
         b"SAME" => {
             let out = input.div_ceil(stride);
-            let need = ((out.max(1) - 1) * stride + eff).saturating_sub(input);
+            let need = (out.max(1) - 1)
+                .checked_mul(stride)
+                .and_then(|v| v.checked_add(eff))
+                .ok_or_else(|| invalid!("window overflows"))?
+                .saturating_sub(input);
             Ok((out, need / 2, need - need / 2))
         }
         b"EXPLICIT" => {
@@ -1442,12 +1446,12 @@ impl Lowering {
                 Ok(vals)
             }
             "Split" | "SplitV" => {
-                let (x, sizes, axis) = if node.op == "Split" {
-                    let n = attr_int_or(node, "num_split", 1);
-                    (arg(1)?, vec![-n.max(1)], arg(0)?)
+                let (x, equal, sizes, axis) = if node.op == "Split" {
+                    let n = to_usize(attr_int_or(node, "num_split", 1), "num_split")?;
+                    (arg(1)?, Some(n), Vec::new(), arg(0)?)
                 } else {
                     let sizes = self.const_ints(node, arg(1)?, "size_splits")?;
-                    (arg(0)?, sizes, arg(2)?)
+                    (arg(0)?, None, sizes, arg(2)?)
                 };
                 let d = self.dims(x);
                 let a = self.const_ints(node, axis, "axis")?;
@@ -1455,7 +1459,7 @@ impl Lowering {
                     *a.first().ok_or_else(|| invalid!("{name:?}: no axis"))?,
                     d.len(),
                 )?;
-                let sizes = split_sizes(sizes, d[a])?;
+                let sizes = split_sizes(equal, sizes, d[a])?;
                 let dt = self.dtype(x);
                 let xt = self.tensor(&format!("{name}/input"), x)?;
                 let mut outs = Vec::new();
@@ -1524,7 +1528,13 @@ impl Lowering {
                     },
                     _ => PadMode::Constant,
                 };
-                let shape: Vec<usize> = (0..d.len()).map(|i| d[i] + before[i] + after[i]).collect();
+                let shape: Vec<usize> = (0..d.len())
+                    .map(|i| {
+                        d[i].checked_add(before[i])
+                            .and_then(|v| v.checked_add(after[i]))
+                            .ok_or_else(|| invalid!("{name:?}: padding overflows"))
+                    })
+                    .collect::<Result<_>>()?;
                 let dt = self.dtype(x);
                 let op = Op::Pad {
                     before: before.clone(),
@@ -1571,7 +1581,14 @@ impl Lowering {
                     .iter()
                     .map(|&v| to_usize(v, "multiple"))
                     .collect::<Result<_>>()?;
-                let shape = d.iter().zip(&multiples).map(|(a, b)| a * b).collect();
+                let shape = d
+                    .iter()
+                    .zip(&multiples)
+                    .map(|(a, b)| {
+                        a.checked_mul(*b)
+                            .ok_or_else(|| invalid!("{name:?}: tile overflows"))
+                    })
+                    .collect::<Result<_>>()?;
                 let dt = self.dtype(x);
                 one(self.emit(name, Op::Tile { multiples }, &[x], dt, shape)?)
             }
@@ -1646,24 +1663,40 @@ impl Lowering {
                 let x = arg(0)?;
                 let d = self.dims(x);
                 let b = to_usize(attr_int_or(node, "block_size", 0), "block_size")?;
+                let bb = b
+                    .checked_mul(b)
+                    .ok_or_else(|| invalid!("{name:?}: block overflows"))?;
                 if d.len() != 4 || b < 2 {
                     return Err(invalid!("{name:?}: needs NHWC input and block >= 2"));
                 }
                 let (op, shape) = if node.op == "DepthToSpace" {
-                    if d[3] % (b * b) != 0 {
+                    if !d[3].is_multiple_of(bb) {
                         return Err(invalid!("{name:?}: channels not divisible"));
                     }
                     (
                         Op::DepthToSpace { block: b },
-                        vec![d[0], d[1] * b, d[2] * b, d[3] / (b * b)],
+                        vec![
+                            d[0],
+                            d[1].checked_mul(b)
+                                .ok_or_else(|| invalid!("{name:?} overflows"))?,
+                            d[2].checked_mul(b)
+                                .ok_or_else(|| invalid!("{name:?} overflows"))?,
+                            d[3] / bb,
+                        ],
                     )
                 } else {
-                    if d[1] % b != 0 || d[2] % b != 0 {
+                    if !d[1].is_multiple_of(b) || !d[2].is_multiple_of(b) {
                         return Err(invalid!("{name:?}: size not divisible"));
                     }
                     (
                         Op::SpaceToDepth { block: b },
-                        vec![d[0], d[1] / b, d[2] / b, d[3] * b * b],
+                        vec![
+                            d[0],
+                            d[1] / b,
+                            d[2] / b,
+                            d[3].checked_mul(bb)
+                                .ok_or_else(|| invalid!("{name:?} overflows"))?,
+                        ],
                     )
                 };
                 let dt = self.dtype(x);
@@ -1720,7 +1753,7 @@ impl Lowering {
             ));
         }
         let (kh, kw, ic, oc) = (fd[0], fd[1], fd[2], fd[3]);
-        if ic == 0 || d[3] % ic != 0 || oc == 0 {
+        if ic == 0 || !d[3].is_multiple_of(ic) || oc == 0 {
             return Err(invalid!(
                 "Conv2D {name:?}: {} input channels, filter {fd:?}",
                 d[3]
@@ -1744,7 +1777,16 @@ impl Lowering {
         } else {
             self.absorb_pad(x)
         };
-        let (pt, pb, pl, pr) = (pt + extra[0], pb + extra[1], pl + extra[2], pr + extra[3]);
+        let add = |a: usize, b: usize| {
+            a.checked_add(b)
+                .ok_or_else(|| invalid!("padding overflows"))
+        };
+        let (pt, pb, pl, pr) = (
+            add(pt, extra[0])?,
+            add(pb, extra[1])?,
+            add(pl, extra[2])?,
+            add(pr, extra[3])?,
+        );
         let x = &x;
         let w = filter.f32s("filter")?;
         let mut ohwi = vec![0f32; w.len()];
@@ -1820,7 +1862,16 @@ impl Lowering {
         } else {
             self.absorb_pad(x)
         };
-        let (pt, pb, pl, pr) = (pt + extra[0], pb + extra[1], pl + extra[2], pr + extra[3]);
+        let add = |a: usize, b: usize| {
+            a.checked_add(b)
+                .ok_or_else(|| invalid!("padding overflows"))
+        };
+        let (pt, pb, pl, pr) = (
+            add(pt, extra[0])?,
+            add(pb, extra[1])?,
+            add(pl, extra[2])?,
+            add(pr, extra[3])?,
+        );
         let x = &x;
         let oc = ic * mult;
         let op = Op::DepthwiseConv2d(DepthwiseAttrs {
@@ -2029,19 +2080,20 @@ impl Lowering {
                     if emk { -1 } else { norm(e).clamp(-1, dim - 1) },
                 )
             };
-            let size = if s > 0 {
-                if stop > start {
-                    (stop - start + s - 1) / s
+            let (start128, stop128, s128) = (start as i128, stop as i128, s as i128);
+            let size = if s128 > 0 {
+                if stop128 > start128 {
+                    (stop128 - start128 + s128 - 1) / s128
                 } else {
                     0
                 }
-            } else if start > stop {
-                (start - stop + (-s) - 1) / (-s)
+            } else if start128 > stop128 {
+                (start128 - stop128 - s128 - 1) / (-s128)
             } else {
                 0
             };
             sbegin.push(if size == 0 { 0 } else { start as usize });
-            sstride.push(s as isize);
+            sstride.push(if size <= 1 { 1 } else { s as isize });
             sshape.push(size as usize);
         }
         let final_shape: Vec<usize> = layout
@@ -2137,7 +2189,7 @@ fn resolve_reshape(target: &[i64], count: usize) -> Result<Vec<usize>> {
     }
     let mut shape: Vec<usize> = target.iter().map(|&t| t.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || count % known != 0 {
+        if known == 0 || !count.is_multiple_of(known) {
             return Err(invalid!("cannot reshape {count} elements to {target:?}"));
         }
         shape[i] = count / known;
@@ -2147,16 +2199,13 @@ fn resolve_reshape(target: &[i64], count: usize) -> Result<Vec<usize>> {
     Ok(shape)
 }
 
-/// Sizes of a split: `[-n]` means n equal parts; otherwise sizes with at most one -1.
-fn split_sizes(sizes: Vec<i64>, dim: usize) -> Result<Vec<usize>> {
-    if let [neg] = sizes.as_slice() {
-        if *neg < 0 {
-            let n = to_usize(-neg, "num_split")?;
-            if n == 0 || dim % n != 0 {
-                return Err(invalid!("cannot split {dim} into {n} equal parts"));
-            }
-            return Ok(vec![dim / n; n]);
+/// Sizes of a split: `equal` parts, or `sizes` with at most one -1.
+fn split_sizes(equal: Option<usize>, sizes: Vec<i64>, dim: usize) -> Result<Vec<usize>> {
+    if let Some(n) = equal {
+        if n == 0 || !dim.is_multiple_of(n) {
+            return Err(invalid!("cannot split {dim} into {n} equal parts"));
         }
+        return Ok(vec![dim / n; n]);
     }
     let known: i64 = sizes.iter().filter(|&&s| s >= 0).sum();
     let mut out = Vec::with_capacity(sizes.len());

@@ -20,29 +20,42 @@ fn data(model: &str) -> PathBuf {
 struct Files {
     saved_model: Vec<u8>,
     index: Vec<u8>,
-    shard: Vec<u8>,
+    shards: Vec<Vec<u8>>,
 }
 
 impl Files {
     fn read(model: &str) -> Files {
         let dir = data(model);
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("variables"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("variables.data-"))
+            .collect();
+        names.sort();
         Files {
             saved_model: std::fs::read(dir.join("saved_model.pb")).unwrap(),
             index: std::fs::read(dir.join("variables/variables.index")).unwrap(),
-            shard: std::fs::read(dir.join("variables/variables.data-00000-of-00001")).unwrap(),
+            shards: names
+                .iter()
+                .map(|n| std::fs::read(dir.join("variables").join(n)).unwrap())
+                .collect(),
         }
+    }
+
+    fn shard_refs(&self) -> Vec<&[u8]> {
+        self.shards.iter().map(Vec::as_slice).collect()
     }
 
     fn files(&self) -> SavedModelFiles<'_> {
         SavedModelFiles {
             saved_model: &self.saved_model,
             variables_index: Some(&self.index),
-            variables_data: vec![&self.shard],
+            variables_data: self.shard_refs(),
         }
     }
 }
 
-const MODELS: [&str; 4] = ["k3cnn", "module", "tfkeras", "tf1"];
+const MODELS: [&str; 6] = ["k3cnn", "module", "tfkeras", "tf1", "ops", "sharded"];
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -55,7 +68,7 @@ fn hex(s: &str) -> Vec<u8> {
 fn checkpoint_values_match_tensorflow_exactly() {
     for model in MODELS {
         let files = Files::read(model);
-        let bundle = Bundle::open(&files.index, vec![&files.shard]).unwrap();
+        let bundle = Bundle::open(&files.index, files.shard_refs()).unwrap();
         let expected = std::fs::read_to_string(data(model).join("vars.txt")).unwrap();
         let mut checked = 0;
         for line in expected.lines() {
@@ -84,6 +97,19 @@ fn checkpoint_values_match_tensorflow_exactly() {
         assert_eq!(checked, numeric, "{model}");
         assert!(checked >= 2, "{model}: only {checked} tensors");
     }
+    // The sharded model really has a tensor split into slices over several shards.
+    let files = Files::read("sharded");
+    assert_eq!(files.shards.len(), 4);
+    let bundle = Bundle::open(&files.index, files.shard_refs()).unwrap();
+    let slices = bundle.slices("big/.ATTRIBUTES/VARIABLE_VALUE");
+    assert!(slices.len() >= 2, "{slices:?}");
+    let shards: std::collections::BTreeSet<usize> = slices.iter().map(|s| s.entry.shard).collect();
+    assert!(shards.len() >= 2, "{slices:?}");
+    // A missing slice is an error, not a hole.
+    let index = &files.index;
+    let mut dropped = files.shard_refs();
+    dropped.pop();
+    assert!(Bundle::open(index, dropped).is_err());
 }
 
 /// A structural hash of the expression computing each output: op, constant values and inputs,
@@ -148,8 +174,9 @@ fn op_set(g: &Graph<'_>) -> Vec<String> {
 
 #[test]
 fn signatures_match_tensorflow_frozen_graphs() {
-    let cases: [(&str, &str, &[&str]); 6] = [
+    let cases: [(&str, &str, &[&str]); 7] = [
         ("tf1", "serving_default", &["AddV2", "MatMul", "Sigmoid"]),
+        ("sharded", "other", &["Cast", "Mul", "Sub", "Sum", "Tanh"]),
         (
             "k3cnn",
             "serving_default",
@@ -325,7 +352,7 @@ fn archive_round_trip() {
         ("model/variables/variables.index", &files.index),
         (
             "model/variables/variables.data-00000-of-00001",
-            &files.shard,
+            &files.shards[0],
         ),
     ])
     .unwrap();
@@ -382,7 +409,7 @@ fn bad_inputs_are_refused_with_errors() {
         Err(Error::NotFound(_))
     ));
     // A flipped bit in the data shard fails the entry's CRC when read.
-    let mut shard = files.shard.clone();
+    let mut shard = files.shards[0].clone();
     shard[10] ^= 1;
     let bad = SavedModelFiles {
         variables_data: vec![&shard],
@@ -396,7 +423,7 @@ fn bad_inputs_are_refused_with_errors() {
         let mut index = files.index.clone();
         index[at] ^= 0x40;
         assert!(
-            Bundle::open(&index, vec![&files.shard]).is_err(),
+            Bundle::open(&index, files.shard_refs()).is_err(),
             "index bit at {at}"
         );
     }
@@ -411,9 +438,9 @@ fn bad_inputs_are_refused_with_errors() {
         }
     }
     for cut in 0..files.index.len() {
-        assert!(Bundle::open(&files.index[..cut], vec![&files.shard]).is_err());
+        assert!(Bundle::open(&files.index[..cut], files.shard_refs()).is_err());
     }
-    let short = &files.shard[..files.shard.len() - 1];
+    let short = &files.shards[0][..files.shards[0].len() - 1];
     assert!(Bundle::open(&files.index, vec![short]).is_err());
     assert!(Bundle::open(&files.index, vec![]).is_err());
 }

@@ -139,7 +139,10 @@ class Ops(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, 12, 12, 3], tf.float32, name="image")])
     def vision(self, image):
         x = tf.nn.conv2d(image, self.k, strides=2, padding="SAME")
-        x = tf.nn.elu(x)
+        # ZeroPadding2D + VALID convolution, as Keras builds stride-2 blocks.
+        x2 = tf.nn.conv2d(tf.pad(image, [[0, 0], [0, 1], [0, 1], [0, 0]]), self.k * 0.5,
+                          strides=2, padding="VALID")
+        x = tf.nn.elu(x + x2)
         # The raw op keeps the dilation (tf.nn.depthwise_conv2d rewrites it with SpaceToBatchND).
         x = tf.raw_ops.DepthwiseConv2dNative(input=x, filter=self.dw, strides=[1, 1, 1, 1],
                                              padding="SAME", dilations=[1, 2, 2, 1])
@@ -180,6 +183,16 @@ def ops(out):
     tf.saved_model.save(m, out, signatures={"serving_default": m.vision, "misc": m.misc})
 
 
+def sharded(out):
+    """A tf.Module saved with MaxShardSizePolicy: several data shards, and tensors larger than a
+    shard split into slices (index keys `\\0name\\0\\1...`)."""
+    m = Module()
+    m.big = tf.Variable(rng.standard_normal((7, 5, 3)).astype(np.float32), name="big")
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=160)
+    tf.saved_model.save(m, out, signatures={"serving_default": m.forward, "other": m.other},
+                        options=tf.saved_model.SaveOptions(experimental_sharding_callback=policy))
+
+
 def goldens(out_dir):
     """Inputs (batch 2 for unknown dims) and TensorFlow's outputs of every signature, in sorted
     signature-key order."""
@@ -198,7 +211,7 @@ def goldens(out_dir):
 
 
 for name, make in [("k3cnn", keras3_cnn), ("module", module), ("tfkeras", tf_keras_bn),
-                   ("tf1", tf1_graph), ("ops", ops)]:
+                   ("tf1", tf1_graph), ("ops", ops), ("sharded", sharded)]:
     out = os.path.join(HERE, name)
     shutil.rmtree(out, ignore_errors=True)
     make(out)

@@ -8,30 +8,17 @@ pub mod stablehlo;
 pub mod tensorflow;
 pub mod tflite;
 
+pub use detect::{detect, load_graph, Format, LoadOptions};
+
 use crate::error::Result;
 use crate::executor::Model;
 
-/// Model formats the engine can load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// TensorFlow Lite / LiteRT FlatBuffer (`TFL3`).
-    TfLite,
-}
-
-/// Guesses the format from the first bytes.
-pub fn detect_format(bytes: &[u8]) -> Option<Format> {
-    if bytes.len() >= 8 && &bytes[4..8] == b"TFL3" {
-        return Some(Format::TfLite);
-    }
-    None
-}
-
-/// Loads and plans a model of any known format.
+/// Detects the format of `bytes` from their content and loads and plans the model.
 pub fn load(bytes: &[u8]) -> Result<Model> {
-    match detect_format(bytes) {
-        Some(Format::TfLite) => Model::new(tflite::load(bytes)?),
-        None => Err(crate::unsupported!(
-            "unknown model format (no TFL3 identifier)"
-        )),
-    }
+    load_as(bytes, detect(bytes)?, &LoadOptions::default())
+}
+
+/// Loads and plans a model of a known format (see [`detect::load_graph`]).
+pub fn load_as(bytes: &[u8], format: Format, options: &LoadOptions<'_>) -> Result<Model> {
+    Model::new(load_graph(bytes, format, options)?)
 }

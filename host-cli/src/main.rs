@@ -6,6 +6,7 @@
 mod backend;
 mod bench;
 mod boot;
+mod conformance;
 mod enclave;
 mod error;
 mod inspect;
@@ -43,6 +44,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Measure a model's latency in the enclave (and with --native, in-process).
     Bench(bench::BenchArgs),
+    /// Run StableHLO self-checking test files: PASS|FAIL|UNSUPPORTED per test function.
+    Conformance(conformance::ConformanceArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         (Some(Command::Boot(args)), _) => boot::run(&args, process_start, cli.verbose),
         (Some(Command::Inspect(args)), _) => return inspect::main(args),
         (Some(Command::Bench(args)), _) => return bench::main(args),
+        (Some(Command::Conformance(args)), _) => return conformance::main(args),
         (None, args) if args.model.is_some() => return run::main(args),
         (None, _) if std::env::args_os().len() > 1 => {
             eprintln!("error: --model PATH is required (or a subcommand: boot, inspect, bench; see --help)");

@@ -670,3 +670,46 @@ fn ring0_fault_in_the_entry_is_reported_too() {
         other => panic!("expected a ring-0 #UD, got {other:?}"),
     }
 }
+
+/// Counts events on an eventfd (drains it each time).
+struct EventCounter {
+    event: cerebro_tests::vmm::EventFd,
+    seen: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl cerebro_tests::vmm::event_manager::MutEventSubscriber for EventCounter {
+    fn process(&mut self, _events: cerebro_tests::vmm::event_manager::Events, _ops: &mut cerebro_tests::vmm::event_manager::EventOps) {
+        if let Ok(count) = self.event.read() {
+            self.seen.fetch_add(count, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn init(&mut self, ops: &mut cerebro_tests::vmm::event_manager::EventOps) {
+        use std::os::fd::AsRawFd;
+        ops.add(cerebro_tests::vmm::event_manager::Events::new_raw(self.event.as_raw_fd(), cerebro_tests::vmm::event_manager::EventSet::IN))
+            .expect("watching the test eventfd");
+    }
+}
+
+#[test]
+fn event_manager_thread_serves_subscribers_and_ends_with_the_vm() {
+    if !require_kvm("event_manager_thread_serves_subscribers_and_ends_with_the_vm") {
+        return;
+    }
+    let mut builder = VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(10))).unwrap();
+    let event = cerebro_tests::vmm::EventFd::new(0).unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = EventCounter { event: event.try_clone().unwrap(), seen: seen.clone() };
+    builder.add_event_subscriber(std::sync::Arc::new(std::sync::Mutex::new(counter)));
+    let mut vm = builder.start(KERNEL).unwrap();
+    vm.wait_ready().unwrap();
+    event.write(3).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(std::time::Instant::now() < deadline, "the event-manager thread did not process the event");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    vm.stop();
+    // Dropping joins the event thread: this returns only if it ended with the VM.
+    drop(vm);
+}

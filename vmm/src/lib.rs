@@ -19,6 +19,10 @@ pub mod watchdog;
 
 /// Re-exported so users of [`RunningVm::memory`] need not pin vm-memory themselves.
 pub use vm_memory;
+/// Re-exported for device subscribers ([`VmBuilder::add_event_subscriber`]).
+pub use event_manager;
+/// Re-exported for ioeventfds ([`VmBuilder::register_ioevent`]) and device events.
+pub use vmm_sys_util::eventfd::EventFd;
 
 pub use builder::{DeviceSubscriber, Populate, RunningVm, VmBuilder, VmConfig};
 pub use devices::bus::MmioDevice;

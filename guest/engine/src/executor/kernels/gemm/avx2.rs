@@ -16,7 +16,47 @@ use super::{MR, NR};
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn kernel_6x16(
     kc: usize,
+    a: *const f32,
+    b: *const f32,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    clamp: Option<(f32, f32)>,
+) {
+    // SAFETY: same contract; packed A has row stride 1 and K step MR.
+    unsafe { body::<1, MR>(kc, a, 0, b, bias, c, ldc, accumulate, clamp) }
+}
+
+/// Like [`kernel_6x16`] with A read in place: row `r`, column `p` at `a[r * lda + p]`.
+///
+/// # Safety
+/// As [`kernel_6x16`], except `a` must point at 6 rows of `kc` floats with stride `lda`.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn kernel_6x16_direct(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    clamp: Option<(f32, f32)>,
+) {
+    // SAFETY: forwarded contract.
+    unsafe { body::<0, 1>(kc, a, lda, b, bias, c, ldc, accumulate, clamp) }
+}
+
+/// Shared body: A element (row r, step k) is at `a + r * (RS + lda) + k * KS`
+/// (`RS = 1, lda = 0` for packed panels; `RS = 0, KS = 1` for in-place rows).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn body<const RS: usize, const KS: usize>(
+    kc: usize,
     mut a: *const f32,
+    lda: usize,
     mut b: *const f32,
     bias: *const f32,
     c: *mut f32,
@@ -24,6 +64,7 @@ pub(super) unsafe fn kernel_6x16(
     accumulate: bool,
     clamp: Option<(f32, f32)>,
 ) {
+    let rs = RS + lda;
     // SAFETY (whole body): every pointer access stays inside the ranges the caller
     // guarantees above: A advances MR floats and B NR floats per K step for kc steps, C rows
     // are r*ldc .. r*ldc+16 for r < 6, bias is read at 0..16.
@@ -50,22 +91,22 @@ pub(super) unsafe fn kernel_6x16(
             let a0 = _mm256_broadcast_ss(&*a);
             c00 = _mm256_fmadd_ps(a0, b0, c00);
             c01 = _mm256_fmadd_ps(a0, b1, c01);
-            let a1 = _mm256_broadcast_ss(&*a.add(1));
+            let a1 = _mm256_broadcast_ss(&*a.add(1 * rs));
             c10 = _mm256_fmadd_ps(a1, b0, c10);
             c11 = _mm256_fmadd_ps(a1, b1, c11);
-            let a2 = _mm256_broadcast_ss(&*a.add(2));
+            let a2 = _mm256_broadcast_ss(&*a.add(2 * rs));
             c20 = _mm256_fmadd_ps(a2, b0, c20);
             c21 = _mm256_fmadd_ps(a2, b1, c21);
-            let a3 = _mm256_broadcast_ss(&*a.add(3));
+            let a3 = _mm256_broadcast_ss(&*a.add(3 * rs));
             c30 = _mm256_fmadd_ps(a3, b0, c30);
             c31 = _mm256_fmadd_ps(a3, b1, c31);
-            let a4 = _mm256_broadcast_ss(&*a.add(4));
+            let a4 = _mm256_broadcast_ss(&*a.add(4 * rs));
             c40 = _mm256_fmadd_ps(a4, b0, c40);
             c41 = _mm256_fmadd_ps(a4, b1, c41);
-            let a5 = _mm256_broadcast_ss(&*a.add(5));
+            let a5 = _mm256_broadcast_ss(&*a.add(5 * rs));
             c50 = _mm256_fmadd_ps(a5, b0, c50);
             c51 = _mm256_fmadd_ps(a5, b1, c51);
-            a = a.add(MR);
+            a = a.add(KS);
             b = b.add(NR);
         }
         let mut acc = [

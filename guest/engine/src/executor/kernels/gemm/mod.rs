@@ -180,6 +180,12 @@ pub trait ASource {
     /// Writes rows `row0 .. row0+rows` (`rows <= MR`) and columns `k0 .. k0+kc` into `dst`
     /// (`kc * MR` floats) as `dst[p*MR + i] = A[row0+i][k0+p]`, zero for `i >= rows`.
     fn pack_panel(&self, row0: usize, rows: usize, k0: usize, kc: usize, dst: &mut [f32]);
+
+    /// The rows in place (`data`, row stride), if A is a plain matrix the micro-kernel can
+    /// read without packing.
+    fn in_place(&self) -> Option<(&[f32], usize)> {
+        None
+    }
 }
 
 /// A row-major A matrix with a row stride.
@@ -214,6 +220,10 @@ impl<'a> MatrixA<'a> {
 impl ASource for MatrixA<'_> {
     fn rows(&self) -> usize {
         self.rows
+    }
+
+    fn in_place(&self) -> Option<(&[f32], usize)> {
+        Some((self.data, self.stride))
     }
 
     fn depth(&self) -> usize {
@@ -397,10 +407,20 @@ fn gemm_view<S: ASource>(
             let last = p0 + kc == k;
             let bblock = &bdata[p0 * b.n_pad..(p0 + kc) * b.n_pad];
             let mut i0 = 0;
+            // With one or two column panels, packing A costs as much as it saves: AVX2 then
+            // reads a plain A matrix in place (full 6-row tiles only).
+            let direct = if isa == Isa::Avx2Fma && panels <= 2 {
+                src.in_place()
+            } else {
+                None
+            };
             while i0 < m {
                 let mc = MC.min(m - i0);
                 let tiles = mc.div_ceil(MR);
                 for t in 0..tiles {
+                    if direct.is_some() && MR.min(mc - t * MR) == MR {
+                        continue;
+                    }
                     let r0 = t * MR;
                     src.pack_panel(
                         i0 + r0,
@@ -420,9 +440,17 @@ fn gemm_view<S: ASource>(
                         let mr = MR.min(mc - r0);
                         let apanel = &apack[t * kc * MR..(t + 1) * kc * MR];
                         let c0 = (i0 + r0) * ldc + j0;
+                        let a_direct = match direct {
+                            Some((data, lda)) if mr == MR => {
+                                let s = (i0 + r0) * lda + p0;
+                                Some((&data[s..s + (MR - 1) * lda + kc], lda))
+                            }
+                            _ => None,
+                        };
                         let tile = Tile {
                             kc,
                             a: apanel,
+                            a_direct,
                             b: bpanel,
                             bias,
                             accumulate: !first,
@@ -465,6 +493,8 @@ fn gemm_view<S: ASource>(
 struct Tile<'a> {
     kc: usize,
     a: &'a [f32],
+    /// A rows in place with their stride (AVX2 only), instead of the packed panel.
+    a_direct: Option<(&'a [f32], usize)>,
     b: &'a [f32],
     bias: &'a [f32],
     accumulate: bool,
@@ -477,6 +507,26 @@ impl Tile<'_> {
         debug_assert!(self.a.len() >= self.kc * MR && self.b.len() >= self.kc * NR);
         debug_assert!(self.bias.len() >= NR && ldc >= NR && c.len() > (MR - 1) * ldc + NR - 1);
         match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma if self.a_direct.is_some() => {
+                let (a, lda) = self.a_direct.unwrap_or((&[], 0));
+                debug_assert!(a.len() > (MR - 1) * lda + self.kc - 1);
+                // SAFETY: as below; `a` holds 6 rows of kc floats with stride lda (sliced
+                // by the caller from the checked A matrix).
+                unsafe {
+                    avx2::kernel_6x16_direct(
+                        self.kc,
+                        a.as_ptr(),
+                        lda,
+                        self.b.as_ptr(),
+                        self.bias.as_ptr(),
+                        c.as_mut_ptr(),
+                        ldc,
+                        self.accumulate,
+                        self.clamp,
+                    )
+                }
+            }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => {
                 // SAFETY: `Isa::Avx2Fma` only reaches here via `Isa::checked`, which verified

@@ -91,7 +91,7 @@ unsafe fn body<const RS: usize, const KS: usize>(
             let a0 = _mm256_broadcast_ss(&*a);
             c00 = _mm256_fmadd_ps(a0, b0, c00);
             c01 = _mm256_fmadd_ps(a0, b1, c01);
-            let a1 = _mm256_broadcast_ss(&*a.add(1 * rs));
+            let a1 = _mm256_broadcast_ss(&*a.add(rs));
             c10 = _mm256_fmadd_ps(a1, b0, c10);
             c11 = _mm256_fmadd_ps(a1, b1, c11);
             let a2 = _mm256_broadcast_ss(&*a.add(2 * rs));

@@ -494,6 +494,7 @@ struct Tile<'a> {
     kc: usize,
     a: &'a [f32],
     /// A rows in place with their stride (AVX2 only), instead of the packed panel.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     a_direct: Option<(&'a [f32], usize)>,
     b: &'a [f32],
     bias: &'a [f32],

@@ -678,16 +678,24 @@ struct EventCounter {
 }
 
 impl cerebro_tests::vmm::event_manager::MutEventSubscriber for EventCounter {
-    fn process(&mut self, _events: cerebro_tests::vmm::event_manager::Events, _ops: &mut cerebro_tests::vmm::event_manager::EventOps) {
+    fn process(
+        &mut self,
+        _events: cerebro_tests::vmm::event_manager::Events,
+        _ops: &mut cerebro_tests::vmm::event_manager::EventOps,
+    ) {
         if let Ok(count) = self.event.read() {
-            self.seen.fetch_add(count, std::sync::atomic::Ordering::SeqCst);
+            self.seen
+                .fetch_add(count, std::sync::atomic::Ordering::SeqCst);
         }
     }
 
     fn init(&mut self, ops: &mut cerebro_tests::vmm::event_manager::EventOps) {
         use std::os::fd::AsRawFd;
-        ops.add(cerebro_tests::vmm::event_manager::Events::new_raw(self.event.as_raw_fd(), cerebro_tests::vmm::event_manager::EventSet::IN))
-            .expect("watching the test eventfd");
+        ops.add(cerebro_tests::vmm::event_manager::Events::new_raw(
+            self.event.as_raw_fd(),
+            cerebro_tests::vmm::event_manager::EventSet::IN,
+        ))
+        .expect("watching the test eventfd");
     }
 }
 
@@ -696,20 +704,60 @@ fn event_manager_thread_serves_subscribers_and_ends_with_the_vm() {
     if !require_kvm("event_manager_thread_serves_subscribers_and_ends_with_the_vm") {
         return;
     }
-    let mut builder = VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(10))).unwrap();
+    let mut builder =
+        VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(10))).unwrap();
     let event = cerebro_tests::vmm::EventFd::new(0).unwrap();
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counter = EventCounter { event: event.try_clone().unwrap(), seen: seen.clone() };
+    let counter = EventCounter {
+        event: event.try_clone().unwrap(),
+        seen: seen.clone(),
+    };
     builder.add_event_subscriber(std::sync::Arc::new(std::sync::Mutex::new(counter)));
     let mut vm = builder.start(KERNEL).unwrap();
     vm.wait_ready().unwrap();
     event.write(3).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while seen.load(std::sync::atomic::Ordering::SeqCst) < 3 {
-        assert!(std::time::Instant::now() < deadline, "the event-manager thread did not process the event");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the event-manager thread did not process the event"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     vm.stop();
     // Dropping joins the event thread: this returns only if it ended with the VM.
     drop(vm);
+}
+
+#[test]
+fn triple_fault_ends_with_shutdown_and_registers() {
+    if !require_kvm("triple_fault_ends_with_shutdown_and_registers") {
+        return;
+    }
+    // Patch `xor %rsp, %rsp; ud2` over the 64-bit entry: the #UD cannot push its frame (#PF),
+    // neither can the #PF (#DF), nor the #DF: a triple fault, KVM_EXIT_SHUTDOWN.
+    let mut image = KERNEL.to_vec();
+    let entry = u64::from_le_bytes(image[24..32].try_into().unwrap());
+    let segment = elf_segments(KERNEL)
+        .into_iter()
+        .find(|s| s.addr <= entry && entry < s.addr + s.file_size)
+        .unwrap();
+    let at = (segment.offset + (entry - segment.addr)) as usize;
+    image[at..at + 5].copy_from_slice(&[0x48, 0x31, 0xE4, 0x0F, 0x0B]);
+    let outcome = boot_with(test_config("", Duration::from_secs(2)), &image);
+    match outcome.result {
+        Err(Error::Guest(error @ GuestError::Shutdown(_))) => {
+            let dump = error
+                .register_dump()
+                .expect("registers of the shut-down vCPU");
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("KVM_EXIT_SHUTDOWN (triple fault)"),
+                "{error}"
+            );
+            assert_eq!(dump.sregs.cs.selector & 3, 0, "{dump}");
+        }
+        other => panic!("expected KVM_EXIT_SHUTDOWN, got {other:?}"),
+    }
 }

@@ -761,3 +761,40 @@ fn triple_fault_ends_with_shutdown_and_registers() {
         other => panic!("expected KVM_EXIT_SHUTDOWN, got {other:?}"),
     }
 }
+
+#[test]
+fn sse_in_ring0_is_reported_as_the_platform_handles_it() {
+    if !require_kvm("sse_in_ring0_is_reported_as_the_platform_handles_it") {
+        return;
+    }
+    // Patch `xorps %xmm0, %xmm0; ud2` over the 64-bit entry. kvm-pvm emulates ring 0 and cannot
+    // emulate SSE: KVM_EXIT_INTERNAL_ERROR. Hardware KVM runs the xorps and reports the ud2.
+    let mut image = KERNEL.to_vec();
+    let entry = u64::from_le_bytes(image[24..32].try_into().unwrap());
+    let segment = elf_segments(KERNEL)
+        .into_iter()
+        .find(|s| s.addr <= entry && entry < s.addr + s.file_size)
+        .unwrap();
+    let at = (segment.offset + (entry - segment.addr)) as usize;
+    image[at..at + 5].copy_from_slice(&[0x0F, 0x57, 0xC0, 0x0F, 0x0B]);
+    let outcome = boot_with(test_config("", Duration::from_secs(2)), &image);
+    match outcome.result {
+        Err(Error::Guest(error @ GuestError::InternalError { .. })) => {
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("KVM_EXIT_INTERNAL_ERROR (suberror "),
+                "{error}"
+            );
+            assert_eq!(
+                error.register_dump().expect("registers").regs.rip,
+                entry,
+                "{error}"
+            );
+        }
+        Err(Error::Guest(GuestError::Fault(report))) => {
+            assert_eq!((report.vector, report.rip), (6, entry + 3), "{report}")
+        }
+        other => panic!("expected KVM_EXIT_INTERNAL_ERROR or a #UD after the xorps, got {other:?}"),
+    }
+}

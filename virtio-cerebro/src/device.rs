@@ -776,7 +776,10 @@ impl DeviceHandle {
         let mut model = None;
         let mut digest = [0u8; 32];
         if let HostJob::LoadModel {
-            model_id, bytes, ..
+            model_id,
+            bytes,
+            digest: expected,
+            ..
         } = &job
         {
             if bytes.len() as u64 > config.max_model_size {
@@ -785,7 +788,10 @@ impl DeviceHandle {
                     max: config.max_model_size,
                 });
             }
-            digest.copy_from_slice(&Sha256::digest(bytes));
+            match expected {
+                Some(d) => digest = *d,
+                None => digest.copy_from_slice(&Sha256::digest(bytes)),
+            }
             model = Some((*model_id, bytes.clone()));
         }
         let views: Vec<TensorView<'_>>;
@@ -796,6 +802,7 @@ impl DeviceHandle {
                 model_id,
                 format,
                 bytes,
+                ..
             } => Job::LoadModel(LoadModel {
                 model_id: *model_id,
                 total_size: bytes.len() as u64,

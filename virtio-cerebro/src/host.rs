@@ -51,6 +51,9 @@ pub enum HostJob {
         format: ModelFormat,
         /// The model bytes (kept by the device only until the job completes).
         bytes: Arc<[u8]>,
+        /// The SHA-256 the guest must verify (e.g. from a signed manifest); `None`: the
+        /// device computes it from `bytes`.
+        digest: Option<[u8; 32]>,
     },
     /// Run a loaded model.
     Run {

@@ -506,6 +506,7 @@ fn start_load(h: &mut Harness, model: &Arc<[u8]>) -> (JobTicket, u64) {
             model_id: 5,
             format: ModelFormat::RAW,
             bytes: model.clone(),
+            digest: None,
         })
         .unwrap();
     let (_, len) = h.pop_used(JOBQ).unwrap();

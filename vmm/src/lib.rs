@@ -11,21 +11,23 @@
 pub mod arch;
 pub mod builder;
 pub mod devices;
+pub mod enclave;
 pub mod error;
 pub mod loader;
 pub mod stop;
 pub mod vstate;
 pub mod watchdog;
 
-/// Re-exported so users of [`RunningVm::memory`] need not pin vm-memory themselves.
-pub use vm_memory;
 /// Re-exported for device subscribers ([`VmBuilder::add_event_subscriber`]).
 pub use event_manager;
+/// Re-exported so users of [`RunningVm::memory`] need not pin vm-memory themselves.
+pub use vm_memory;
 /// Re-exported for ioeventfds ([`VmBuilder::register_ioevent`]) and device events.
 pub use vmm_sys_util::eventfd::EventFd;
 
 pub use builder::{DeviceSubscriber, Populate, RunningVm, VmBuilder, VmConfig};
 pub use devices::bus::MmioDevice;
+pub use enclave::{Enclave, EnclaveConfig, EnclaveError, ModelId};
 pub use error::{Error, FaultReport, GuestError, RegisterDump};
 pub use stop::{StopReason, StopToken};
 pub use vstate::vcpu::VmExit;

@@ -207,6 +207,7 @@ fn chunked_model_transfer_and_errors() {
                 model_id: 7,
                 format: ModelFormat::RAW,
                 bytes: model.clone(),
+                digest: None,
             },
             TIMEOUT,
         )
@@ -214,6 +215,21 @@ fn chunked_model_transfer_and_errors() {
     assert_eq!(reply.status, Status::Ok, "{}", reply.detail);
     let stats = e.device.stats();
     assert_eq!(stats.chunk_bytes, model.len() as u64);
+
+    // A digest that does not match the bytes: the guest's check on its private copy fails.
+    let reply = e
+        .handle
+        .call(
+            HostJob::LoadModel {
+                model_id: 11,
+                format: ModelFormat::RAW,
+                bytes: model.clone(),
+                digest: Some([0x55; 32]),
+            },
+            TIMEOUT,
+        )
+        .unwrap();
+    assert_eq!(reply.status, Status::DigestMismatch);
 
     // Loading the same id again: the guest refuses; the enclave keeps serving.
     let reply = e
@@ -223,6 +239,7 @@ fn chunked_model_transfer_and_errors() {
                 model_id: 7,
                 format: ModelFormat::RAW,
                 bytes: model.clone(),
+                digest: None,
             },
             TIMEOUT,
         )
@@ -237,6 +254,7 @@ fn chunked_model_transfer_and_errors() {
                 model_id: 8,
                 format: ModelFormat::TFLITE,
                 bytes: model[..100].into(),
+                digest: None,
             },
             TIMEOUT,
         )
@@ -294,7 +312,8 @@ fn chunked_model_transfer_and_errors() {
         e.handle.submit(HostJob::LoadModel {
             model_id: 9,
             format: ModelFormat::RAW,
-            bytes: huge
+            bytes: huge,
+            digest: None,
         }),
         Err(JobError::ModelTooLarge { .. })
     ));

@@ -82,7 +82,8 @@ pub fn serve(window_base: u64) -> Result<(), ServeError> {
     let probe_transport = unsafe { MmioTransport::new(window_base as *mut u8) };
     let config = probe(&probe_transport).ok_or(ServeError::NoDevice)?;
     let pool_bytes = OPTIONS.pool_bytes(&config);
-    let layout = Layout::from_size_align(pool_bytes, 4096).map_err(|_| ServeError::NoMemory(pool_bytes))?;
+    let layout =
+        Layout::from_size_align(pool_bytes, 4096).map_err(|_| ServeError::NoMemory(pool_bytes))?;
     // SAFETY: the layout has a non-zero size.
     let pool_ptr = unsafe { alloc_zeroed(layout) };
     if pool_ptr.is_null() {
@@ -93,8 +94,7 @@ pub fn serve(window_base: u64) -> Result<(), ServeError> {
     let pool = unsafe { SharedPool::new(pool_ptr, pool_ptr as u64, pool_bytes) };
     // SAFETY: as for `probe_transport`.
     let transport = unsafe { MmioTransport::new(window_base as *mut u8) };
-    let mut driver =
-        Driver::new(Box::new(transport), pool, OPTIONS).map_err(ServeError::Driver)?;
+    let mut driver = Driver::new(Box::new(transport), pool, OPTIONS).map_err(ServeError::Driver)?;
     let config = *driver.config();
     kprintln!(
         "cerebro: virtio-cerebro ready (jobs <= {} KiB, results <= {} KiB, chunks <= {} KiB)",

@@ -127,6 +127,7 @@ fuzz_target!(|data: &[u8]| {
                     model_id: id,
                     format: ModelFormat::RAW,
                     bytes: model.clone(),
+                digest: None,
                 }) {
                     tickets.push(t);
                 }

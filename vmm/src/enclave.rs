@@ -1,0 +1,332 @@
+//! [`Enclave`]: the host API of a running Cerebro enclave.
+//!
+//! An enclave is one VM running the Cerebro kernel with a virtio-cerebro device at the start of
+//! the device window. The device's queue doorbells arrive through ioeventfds on the VM's
+//! event-manager thread; the guest idles in one blocking read of the device's `wait` register.
+//! Every method is safe to call from many threads at once: each call submits one job and waits
+//! for its own reply, whatever order the guest completes jobs in.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use virtio_cerebro::spec::mmio::{reg, WINDOW_SIZE};
+use virtio_cerebro::spec::NUM_QUEUES;
+use virtio_cerebro::{CerebroDevice, DeviceHandle, JobReply, ReplyPayload};
+
+/// The device crate (wire types, job types), re-exported for users of the enclave API.
+pub use virtio_cerebro;
+pub use virtio_cerebro::spec::{DType, DeviceConfig, ModelFormat, Status};
+pub use virtio_cerebro::{DeviceStats, EngineInfo, HostJob, JobError, JobTicket, Tensor};
+
+use crate::arch::x86_64::layout::DEVICE_WINDOW_BASE;
+use crate::devices::bus::MmioDevice;
+use crate::devices::serial::ConsoleLog;
+use crate::stop::{StopReason, StopToken};
+use crate::vstate::vcpu::VmExit;
+use crate::{Error, Populate, VmBuilder, VmConfig};
+
+/// Guest-physical base of the virtio-cerebro register window.
+pub const CEREBRO_MMIO_BASE: u64 = DEVICE_WINDOW_BASE;
+
+impl MmioDevice for CerebroDevice {
+    fn read(&self, offset: u64, data: &mut [u8]) {
+        self.mmio_read(offset, data)
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) {
+        self.mmio_write(offset, data)
+    }
+}
+
+/// How to start an enclave.
+#[derive(Clone, Debug)]
+pub struct EnclaveConfig {
+    /// The Cerebro kernel ELF (e.g. `cerebro_guest_image::KERNEL`).
+    pub kernel: Cow<'static, [u8]>,
+    /// Guest RAM in MiB.
+    pub mem_mib: u64,
+    /// Limits the device advertises (message sizes, chunk size, model size).
+    pub device: DeviceConfig,
+    /// Longest the guest may take to boot and report ready.
+    pub boot_timeout: Duration,
+    /// Longest a job may take before its call returns [`EnclaveError::Job`] with a timeout.
+    pub job_timeout: Duration,
+    /// How guest RAM is pre-faulted.
+    pub populate: Populate,
+    /// Kernel command line.
+    pub cmdline: String,
+}
+
+impl EnclaveConfig {
+    /// Defaults around `kernel`: 512 MiB, the default device limits, 30 s boot and job limits.
+    pub fn new(kernel: impl Into<Cow<'static, [u8]>>) -> Self {
+        EnclaveConfig {
+            kernel: kernel.into(),
+            mem_mib: 512,
+            device: DeviceConfig::default(),
+            boot_timeout: Duration::from_secs(30),
+            job_timeout: Duration::from_secs(300),
+            populate: Populate::Background,
+            cmdline: String::new(),
+        }
+    }
+}
+
+/// A model loaded in the enclave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModelId(pub u64);
+
+/// Why an enclave call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnclaveError {
+    /// The VM could not be created or booted.
+    #[error("enclave VM: {0}")]
+    Vm(#[from] Error),
+    /// The device could not be created.
+    #[error("virtio-cerebro device: {0}")]
+    Device(#[from] virtio_cerebro::DeviceError),
+    /// The job got no reply (too large to send, malformed reply, timeout, enclave stopped).
+    #[error("job failed: {0}")]
+    Job(#[from] JobError),
+    /// The guest answered with an error status.
+    #[error("enclave refused the job ({status}): {detail}")]
+    Guest {
+        /// Status code from the guest.
+        status: Status,
+        /// The guest's diagnostic.
+        detail: String,
+    },
+    /// The guest's reply has the wrong shape for the job.
+    #[error("unexpected reply from the enclave: {0}")]
+    UnexpectedReply(String),
+}
+
+impl EnclaveError {
+    /// The guest's status code, if the guest refused the job.
+    pub fn guest_status(&self) -> Option<Status> {
+        match self {
+            EnclaveError::Guest { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A running enclave. Dropping it stops the VM.
+pub struct Enclave {
+    handle: DeviceHandle,
+    device: CerebroDevice,
+    stop: StopToken,
+    console: ConsoleLog,
+    job_timeout: Duration,
+    next_model: AtomicU64,
+    exit: Arc<Mutex<Option<Result<VmExit, Error>>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Enclave {
+    /// Boots the enclave and waits until its kernel serves the device.
+    pub fn start(config: EnclaveConfig) -> Result<Enclave, EnclaveError> {
+        let mut builder = VmBuilder::new(VmConfig {
+            mem_mib: config.mem_mib,
+            cmdline: config.cmdline.clone(),
+            watchdog: Some(config.boot_timeout),
+            populate: config.populate,
+        })?;
+        let device = CerebroDevice::new(builder.memory().clone(), config.device)?;
+        builder.register_mmio_device(CEREBRO_MMIO_BASE, WINDOW_SIZE, Arc::new(device.clone()))?;
+        for q in 0..NUM_QUEUES as u16 {
+            if let Some(evt) = device.queue_event(q) {
+                builder.register_ioevent(
+                    evt,
+                    CEREBRO_MMIO_BASE + reg::QUEUE_NOTIFY,
+                    Some(u32::from(q)),
+                )?;
+            }
+        }
+        builder.add_event_subscriber(Arc::new(Mutex::new(device.event_handler())));
+        let console = builder.console();
+        let mut vm = builder.start(&config.kernel)?;
+        vm.wait_ready()?;
+        // Jobs have their own host-side limit; an idle enclave must not be stopped.
+        vm.watchdog().disarm();
+        let handle = device.handle();
+        let stop = vm.stop_token();
+        let exit = Arc::new(Mutex::new(None));
+        let mut threads = Vec::new();
+        // A vCPU blocked in the wait register returns once the device shuts down.
+        let (h, token) = (handle.clone(), stop.clone());
+        threads.push(spawn("cerebro-stopwatch", move || {
+            while !token.wait_timeout(Duration::from_secs(3600)) {}
+            h.shutdown();
+        })?);
+        // When the guest ends (exit, fault), fail every outstanding job at once.
+        let (h, slot) = (handle.clone(), exit.clone());
+        threads.push(spawn("cerebro-monitor", move || {
+            let result = vm.wait();
+            h.shutdown();
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        })?);
+        Ok(Enclave {
+            handle,
+            device,
+            stop,
+            console,
+            job_timeout: config.job_timeout,
+            next_model: AtomicU64::new(1),
+            exit,
+            threads,
+        })
+    }
+
+    /// The device limits (largest job, result, chunk and model).
+    pub fn limits(&self) -> DeviceConfig {
+        self.handle.config()
+    }
+
+    /// The device's counters (exits handled, jobs, chunks...).
+    pub fn stats(&self) -> DeviceStats {
+        self.device.stats()
+    }
+
+    /// The guest's console output so far.
+    pub fn console(&self) -> String {
+        self.console.text()
+    }
+
+    /// How the VM ended, if it has.
+    pub fn exit_status(&self) -> Option<String> {
+        self.exit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|r| format!("{r:?}"))
+    }
+
+    /// Submits a raw job and returns its ticket (for callers that pipeline jobs).
+    pub fn submit(&self, job: HostJob) -> Result<JobTicket, EnclaveError> {
+        Ok(self.handle.submit(job)?)
+    }
+
+    /// Submits a job and waits for the guest's successful reply.
+    fn call(&self, job: HostJob) -> Result<JobReply, EnclaveError> {
+        let reply = self.handle.submit(job)?.wait_timeout(self.job_timeout)?;
+        if reply.status != Status::Ok {
+            return Err(EnclaveError::Guest {
+                status: reply.status,
+                detail: reply.detail,
+            });
+        }
+        Ok(reply)
+    }
+
+    /// Transfers a model into the enclave (the guest pulls it in chunks into private memory and
+    /// checks its SHA-256) and loads it.
+    pub fn load_model(
+        &self,
+        bytes: impl Into<Arc<[u8]>>,
+        format: ModelFormat,
+    ) -> Result<ModelId, EnclaveError> {
+        let id = ModelId(self.next_model.fetch_add(1, Ordering::Relaxed));
+        self.call(HostJob::LoadModel {
+            model_id: id.0,
+            format,
+            bytes: bytes.into(),
+            digest: None,
+        })?;
+        Ok(id)
+    }
+
+    /// Like [`Enclave::load_model`], with the SHA-256 the guest must verify given by the caller
+    /// (e.g. from a signed manifest) instead of computed from `bytes`.
+    pub fn load_model_with_digest(
+        &self,
+        bytes: impl Into<Arc<[u8]>>,
+        format: ModelFormat,
+        digest: [u8; 32],
+    ) -> Result<ModelId, EnclaveError> {
+        let id = ModelId(self.next_model.fetch_add(1, Ordering::Relaxed));
+        self.call(HostJob::LoadModel {
+            model_id: id.0,
+            format,
+            bytes: bytes.into(),
+            digest: Some(digest),
+        })?;
+        Ok(id)
+    }
+
+    /// Runs a loaded model on `inputs` (in the model's input order) and returns its outputs.
+    pub fn run(&self, model: ModelId, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EnclaveError> {
+        let reply = self.call(HostJob::Run {
+            model_id: model.0,
+            inputs,
+        })?;
+        tensors(reply)
+    }
+
+    /// Forgets a loaded model.
+    pub fn unload(&self, model: ModelId) -> Result<(), EnclaveError> {
+        self.call(HostJob::Unload { model_id: model.0 }).map(|_| ())
+    }
+
+    /// Engine and guest information.
+    pub fn info(&self) -> Result<EngineInfo, EnclaveError> {
+        match self.call(HostJob::Info)?.payload {
+            ReplyPayload::Info(i) => Ok(i),
+            other => Err(EnclaveError::UnexpectedReply(format!("{other:?}"))),
+        }
+    }
+
+    /// The built-in echo job: the guest returns `payload` unchanged.
+    pub fn echo(&self, payload: Vec<u8>) -> Result<Vec<u8>, EnclaveError> {
+        let mut t = tensors(self.call(HostJob::Echo(payload))?)?;
+        match (t.pop(), t.is_empty()) {
+            (Some(one), true) => Ok(one.data),
+            _ => Err(EnclaveError::UnexpectedReply("echo: not one tensor".into())),
+        }
+    }
+
+    /// The built-in checksum job: the guest returns the SHA-256 of `payload`.
+    pub fn checksum(&self, payload: Vec<u8>) -> Result<[u8; 32], EnclaveError> {
+        let mut t = tensors(self.call(HostJob::Checksum(payload))?)?;
+        t.pop()
+            .and_then(|one| <[u8; 32]>::try_from(one.data).ok())
+            .ok_or_else(|| EnclaveError::UnexpectedReply("checksum: not 32 bytes".into()))
+    }
+
+    /// Stops the enclave and returns how the VM ended.
+    pub fn shutdown(mut self) -> Option<String> {
+        self.stop_and_join();
+        self.exit_status()
+    }
+
+    fn stop_and_join(&mut self) {
+        self.handle.shutdown();
+        self.stop.stop(StopReason::Host);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Enclave {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+fn tensors(reply: JobReply) -> Result<Vec<Tensor>, EnclaveError> {
+    match reply.payload {
+        ReplyPayload::Tensors(t) => Ok(t),
+        other => Err(EnclaveError::UnexpectedReply(format!("{other:?}"))),
+    }
+}
+
+fn spawn(name: &'static str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, Error> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|source| Error::Thread { name, source })
+}

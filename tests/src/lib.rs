@@ -89,6 +89,47 @@ pub fn boot_with(config: vmm::VmConfig, kernel: &[u8]) -> Boot {
     }
 }
 
+/// Boots the embedded kernel with `cmdline` (allowing `boot_limit` to get ready), then re-arms the
+/// watchdog to `after_ready`: whatever the guest does next (fault, hang) must end within that,
+/// however long VM set-up took on a loaded machine.
+pub fn boot_then_arm(cmdline: &str, boot_limit: Duration, after_ready: Duration) -> Boot {
+    let started = Instant::now();
+    let builder = match vmm::VmBuilder::new(test_config(cmdline, boot_limit)) {
+        Ok(builder) => builder,
+        Err(error) => {
+            return Boot {
+                ready_at: None,
+                result: Err(error),
+                console: String::new(),
+                elapsed: started.elapsed(),
+            }
+        }
+    };
+    let console = builder.console();
+    let mut vm = match builder.start(KERNEL) {
+        Ok(vm) => vm,
+        Err(error) => {
+            return Boot {
+                ready_at: None,
+                result: Err(error),
+                console: console.text(),
+                elapsed: started.elapsed(),
+            }
+        }
+    };
+    let ready_at = vm.wait_ready().ok();
+    if ready_at.is_some() {
+        vm.watchdog().arm(after_ready);
+    }
+    let result = vm.wait();
+    Boot {
+        ready_at,
+        result,
+        console: console.text(),
+        elapsed: started.elapsed(),
+    }
+}
+
 /// Boots the embedded kernel with `cmdline` and a watchdog of `watchdog`.
 pub fn boot(cmdline: &str, watchdog: Duration) -> Boot {
     boot_with(test_config(cmdline, watchdog), KERNEL)

@@ -2,15 +2,17 @@
 //!
 //! Without `/dev/kvm` these tests print a notice and pass, unless `CEREBRO_REQUIRE_KVM=1` (CI),
 //! where they fail. The PVH tests boot the kernel under QEMU (TCG) the way other VMMs do; without
-//! QEMU they print a notice, unless `CEREBRO_REQUIRE_QEMU=1` (CI, which installs it). Fault tests run with a 1 s watchdog: a fault that is not reported within a
-//! second ends as a watchdog error and fails the test.
+//! QEMU they print a notice, unless `CEREBRO_REQUIRE_QEMU=1` (CI, which installs it).
+//! Fault and hang tests re-arm the watchdog once the guest is ready: a fault not reported within
+//! a second of that, or a hang, ends as a watchdog error.
 
 use std::process::Command;
 use std::time::Duration;
 
 use cerebro_tests::vmm::{self, Error, FaultReport, GuestError, VmBuilder, VmExit};
 use cerebro_tests::{
-    boot, boot_with, bytes_at, elf_segments, require_kvm, test_config, KERNEL, KERNEL_PATH,
+    boot, boot_then_arm, boot_with, bytes_at, elf_segments, require_kvm, test_config, KERNEL,
+    KERNEL_PATH,
 };
 
 /// Guest-physical start of the kernel's ring-3 image (guest/kernel/linker.ld).
@@ -26,7 +28,11 @@ fn ring3_text() -> (u64, u64) {
 
 /// Boots with `cerebro.test=<mode>` and returns the fault report; fails on anything else.
 fn expect_fault(mode: &str) -> FaultReport {
-    let outcome = boot(&format!("cerebro.test={mode}"), Duration::from_secs(1));
+    let outcome = boot_then_arm(
+        &format!("cerebro.test={mode}"),
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+    );
     assert!(
         outcome.ready_at.is_some(),
         "{mode}: the guest must report ready before faulting; console:\n{}",
@@ -58,7 +64,7 @@ fn boots_prints_banner_and_reports_ready() {
     if !require_kvm("boots_prints_banner_and_reports_ready") {
         return;
     }
-    let outcome = boot("", Duration::from_secs(10));
+    let outcome = boot("", Duration::from_secs(30));
     assert!(
         outcome.ready_at.is_some(),
         "no ready report; console:\n{}",
@@ -181,7 +187,11 @@ fn hanging_guest_is_stopped_by_the_watchdog() {
     if !require_kvm("hanging_guest_is_stopped_by_the_watchdog") {
         return;
     }
-    let outcome = boot("cerebro.test=hang", Duration::from_millis(300));
+    let outcome = boot_then_arm(
+        "cerebro.test=hang",
+        Duration::from_secs(30),
+        Duration::from_millis(300),
+    );
     assert!(outcome.ready_at.is_some(), "{}", outcome.console);
     match &outcome.result {
         Err(Error::Guest(error @ GuestError::Watchdog { limit, dump })) => {
@@ -236,7 +246,7 @@ fn host_stop_ends_a_running_guest() {
         return;
     }
     let builder =
-        VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(10))).unwrap();
+        VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(30))).unwrap();
     let mut vm = builder.start(KERNEL).unwrap();
     vm.wait_ready().unwrap();
     vm.stop();
@@ -248,7 +258,7 @@ fn guest_panic_ends_with_its_status_and_message() {
     if !require_kvm("guest_panic_ends_with_its_status_and_message") {
         return;
     }
-    let outcome = boot("cerebro.test=panic", Duration::from_secs(5));
+    let outcome = boot("cerebro.test=panic", Duration::from_secs(30));
     assert!(
         matches!(outcome.result, Ok(VmExit::Exited { status: 101 })),
         "{:?}",
@@ -271,7 +281,7 @@ fn unknown_test_entry_point_is_refused_by_the_guest() {
     if !require_kvm("unknown_test_entry_point_is_refused_by_the_guest") {
         return;
     }
-    let outcome = boot("cerebro.test=nonsense", Duration::from_secs(5));
+    let outcome = boot("cerebro.test=nonsense", Duration::from_secs(30));
     assert!(
         outcome.ready_at.is_none(),
         "the guest reported ready with a bad command line"
@@ -290,7 +300,7 @@ fn unknown_test_entry_point_is_refused_by_the_guest() {
 
 /// Starts a VM with `image` and returns the error; a kernel must be refused before it runs.
 fn refused(image: &[u8]) -> String {
-    let outcome = boot_with(test_config("", Duration::from_secs(5)), image);
+    let outcome = boot_with(test_config("", Duration::from_secs(30)), image);
     match outcome.result {
         Err(Error::Kernel(error)) => error.to_string(),
         other => panic!(
@@ -575,7 +585,7 @@ fn ring3_mmio_reaches_a_registered_device() {
     if !require_kvm("ring3_mmio_reaches_a_registered_device") {
         return;
     }
-    let mut builder = VmBuilder::new(test_config("", Duration::from_secs(5))).unwrap();
+    let mut builder = VmBuilder::new(test_config("", Duration::from_secs(30))).unwrap();
     let (base, size) = builder.device_window();
     let device = std::sync::Arc::new(RecordingDevice {
         accesses: Default::default(),
@@ -603,7 +613,7 @@ fn a_device_read_blocked_waiting_for_work_is_interrupted_by_the_watchdog() {
     if !require_kvm("a_device_read_blocked_waiting_for_work_is_interrupted_by_the_watchdog") {
         return;
     }
-    let mut builder = VmBuilder::new(test_config("", Duration::from_millis(300))).unwrap();
+    let mut builder = VmBuilder::new(test_config("", Duration::from_secs(30))).unwrap();
     let (base, size) = builder.device_window();
     let device = std::sync::Arc::new(RecordingDevice {
         accesses: Default::default(),
@@ -612,7 +622,9 @@ fn a_device_read_blocked_waiting_for_work_is_interrupted_by_the_watchdog() {
     builder
         .register_mmio_device(base, size, device.clone())
         .unwrap();
-    let vm = builder.start(KERNEL).unwrap();
+    let mut vm = builder.start(KERNEL).unwrap();
+    vm.wait_ready().unwrap();
+    vm.watchdog().arm(Duration::from_millis(300));
     match vm.wait() {
         Err(Error::Guest(GuestError::Watchdog { limit, .. })) => {
             assert_eq!(limit, Duration::from_millis(300))
@@ -631,7 +643,7 @@ fn fully_populated_memory_boots_too() {
     if !require_kvm("fully_populated_memory_boots_too") {
         return;
     }
-    let mut config = test_config("", Duration::from_secs(10));
+    let mut config = test_config("", Duration::from_secs(30));
     config.populate = vmm::Populate::Full;
     let outcome = boot_with(config, KERNEL);
     assert!(outcome.ready_at.is_some(), "{}", outcome.console);
@@ -656,7 +668,7 @@ fn ring0_fault_in_the_entry_is_reported_too() {
         .unwrap();
     let at = (segment.offset + (entry - segment.addr)) as usize;
     image[at..at + 2].copy_from_slice(&[0x0F, 0x0B]);
-    let outcome = boot_with(test_config("", Duration::from_secs(1)), &image);
+    let outcome = boot_with(test_config("", Duration::from_secs(30)), &image);
     assert!(outcome.ready_at.is_none());
     match outcome.result {
         Err(Error::Guest(GuestError::Fault(report))) => {
@@ -705,7 +717,7 @@ fn event_manager_thread_serves_subscribers_and_ends_with_the_vm() {
         return;
     }
     let mut builder =
-        VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(10))).unwrap();
+        VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(30))).unwrap();
     let event = cerebro_tests::vmm::EventFd::new(0).unwrap();
     let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = EventCounter {
@@ -716,7 +728,7 @@ fn event_manager_thread_serves_subscribers_and_ends_with_the_vm() {
     let mut vm = builder.start(KERNEL).unwrap();
     vm.wait_ready().unwrap();
     event.write(3).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while seen.load(std::sync::atomic::Ordering::SeqCst) < 3 {
         assert!(
             std::time::Instant::now() < deadline,
@@ -744,7 +756,7 @@ fn triple_fault_ends_with_shutdown_and_registers() {
         .unwrap();
     let at = (segment.offset + (entry - segment.addr)) as usize;
     image[at..at + 5].copy_from_slice(&[0x48, 0x31, 0xE4, 0x0F, 0x0B]);
-    let outcome = boot_with(test_config("", Duration::from_secs(2)), &image);
+    let outcome = boot_with(test_config("", Duration::from_secs(30)), &image);
     match outcome.result {
         Err(Error::Guest(error @ GuestError::Shutdown(_))) => {
             let dump = error
@@ -777,7 +789,7 @@ fn sse_in_ring0_is_reported_as_the_platform_handles_it() {
         .unwrap();
     let at = (segment.offset + (entry - segment.addr)) as usize;
     image[at..at + 5].copy_from_slice(&[0x0F, 0x57, 0xC0, 0x0F, 0x0B]);
-    let outcome = boot_with(test_config("", Duration::from_secs(2)), &image);
+    let outcome = boot_with(test_config("", Duration::from_secs(30)), &image);
     match outcome.result {
         Err(Error::Guest(error @ GuestError::InternalError { .. })) => {
             assert!(

@@ -249,20 +249,8 @@ impl<T: Copy> Im2col<'_, T> {
         }
     }
 
-    /// Calls `f(p, run)` for the row `row`'s columns `k0 .. k0 + kc`, one contiguous run of
-    /// input channels at a time (`Err(n)` for `n` columns of padding).
-    #[inline]
-    pub fn for_runs(
-        &self,
-        row: usize,
-        k0: usize,
-        kc: usize,
-        f: impl FnMut(usize, Result<&[T], usize>),
-    ) {
-        self.for_runs_at(self.split_row(row), k0, kc, f)
-    }
-
-    /// [`Self::for_runs`] for an already split row.
+    /// Calls `f(p, run)` for the (already split) row's columns `k0 .. k0 + kc`, one
+    /// contiguous run of input channels at a time (`Err(n)` for `n` columns of padding).
     #[inline]
     pub fn for_runs_at(
         &self,

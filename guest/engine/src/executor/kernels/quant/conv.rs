@@ -182,17 +182,38 @@ pub fn conv2d_i8(
         cg: geo.in_c,
     };
     let off = q.input_offset as i16;
+    let cin = geo.in_c;
     let fill = |row: usize, dst: &mut [i16]| {
-        im2col.for_runs(row, 0, k, |p, run| match run {
-            Ok(vals) => {
-                for (d, v) in dst[p..p + vals.len()].iter_mut().zip(vals) {
-                    *d = *v as i16 + off;
+        let (b, oy, ox) = im2col.split_row(row);
+        let mut p = 0;
+        for ky in 0..geo.kernel_h {
+            let iy = geo.in_y(oy, ky);
+            for kx in 0..geo.kernel_w {
+                let d = &mut dst[p..p + cin];
+                match (iy, geo.in_x(ox, kx)) {
+                    (Some(iy), Some(ix)) => {
+                        let s = ((b * geo.in_h + iy) * geo.in_w + ix) * cin;
+                        for (d, v) in d.iter_mut().zip(&input[s..s + cin]) {
+                            *d = *v as i16 + off;
+                        }
+                    }
+                    _ => d.fill(0),
                 }
+                p += cin;
             }
-            Err(n) => dst[p..p + n].fill(0),
-        });
+        }
     };
-    matmul_rows(isa, geo.out_pixels(), weights, q, fill, output, scratch);
+    let matrix = geo.is_pointwise().then_some(&input[..geo.input_len()?]);
+    matmul_rows(
+        isa,
+        geo.out_pixels(),
+        weights,
+        q,
+        fill,
+        matrix,
+        output,
+        scratch,
+    );
     Ok(())
 }
 
@@ -221,22 +242,27 @@ pub fn fully_connected_i8(
             *d = *v as i16 + off;
         }
     };
-    matmul_rows(isa, rows, weights, q, fill, output, scratch);
+    let matrix = Some(&input[..rows * k]);
+    matmul_rows(isa, rows, weights, q, fill, matrix, output, scratch);
     Ok(())
 }
 
 /// Shared driver: builds `ROWS` offset rows at a time with `fill`, dots them with every
 /// weight row and requantizes.
+#[allow(clippy::too_many_arguments)]
 fn matmul_rows(
     isa: Isa,
     rows: usize,
     w: &PackedI8Weights,
     q: &QuantConvParams<'_>,
     fill: impl Fn(usize, &mut [i16]),
+    matrix: Option<&[i8]>,
     output: &mut [i8],
     scratch: &mut [i16],
 ) {
     let (n, k) = (w.n, w.k);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = matrix;
     #[cfg(target_arch = "x86_64")]
     if isa.checked() == Isa::Avx2Fma && vector_ok(q) && !w.panels.is_empty() {
         use super::gemm_i8_avx2::{tile_rows, MR};
@@ -246,6 +272,40 @@ fn matmul_rows(
         let mut r0 = 0;
         while r0 < rows {
             let nr = MR.min(rows - r0);
+            if let (Some(a), true) = (matrix, nr == MR) {
+                // Rows straight from a row-major [rows, k] matrix into the pair panel.
+                let off = q.input_offset as i16;
+                let src: [&[i8]; MR] = core::array::from_fn(|i| &a[(r0 + i) * k..(r0 + i + 1) * k]);
+                for t in 0..k / 2 {
+                    let d = &mut panel[t * MR * 2..(t + 1) * MR * 2];
+                    for i in 0..MR {
+                        d[2 * i] = src[i][2 * t] as i16 + off;
+                        d[2 * i + 1] = src[i][2 * t + 1] as i16 + off;
+                    }
+                }
+                if k % 2 == 1 {
+                    let t = k / 2;
+                    for i in 0..MR {
+                        panel[(t * MR + i) * 2] = src[i][k - 1] as i16 + off;
+                        panel[(t * MR + i) * 2 + 1] = 0;
+                    }
+                }
+                // SAFETY: as below.
+                unsafe {
+                    tile_rows(
+                        kp,
+                        n,
+                        nr,
+                        panel,
+                        &w.panels,
+                        &w.bias,
+                        q,
+                        &mut output[r0 * n..(r0 + nr) * n],
+                    );
+                }
+                r0 += nr;
+                continue;
+            }
             for i in 0..MR {
                 let row = &mut rows_buf[i * kp..(i + 1) * kp];
                 if i < nr {
@@ -601,6 +661,35 @@ mod tests {
                 let mut scratch = vec![0i16; conv2d_i8_scratch_len(&g)];
                 conv2d_i8(isa, &g, &input, &w, &q, &mut out, &mut scratch).unwrap();
                 assert_eq!(out, want, "case {case} {g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_conv2d_i8_bit_exact() {
+        let mut rng = Rng::new(33);
+        for &(h, w_, cin, cout) in &[(5, 7, 19, 23), (3, 4, 16, 40), (1, 1, 1, 1), (6, 6, 7, 16)] {
+            let g = ConvGeometry::new(1, (h, w_, cin), cout, (1, 1), (1, 1), (1, 1), Padding::Same)
+                .unwrap();
+            assert!(g.is_pointwise());
+            let input = rng.vec_i8(g.input_len().unwrap());
+            let filter = rng.vec_i8(cout * cin);
+            let bias: Vec<i32> = (0..cout).map(|_| rng.i32_in(-5000, 5000)).collect();
+            let (m, in_off, out_off, lo, hi) = random_q(&mut rng, cout, true);
+            let q = QuantConvParams {
+                input_offset: in_off,
+                output_offset: out_off,
+                multipliers: &m,
+                act_min: lo,
+                act_max: hi,
+            };
+            let want = reference_conv(&g, &input, &filter, &bias, &q, false);
+            let w = PackedI8Weights::new(&filter, cout, cin, Some(&bias)).unwrap();
+            for &isa in Isa::available() {
+                let mut out = vec![0i8; g.output_len().unwrap()];
+                let mut scratch = vec![0i16; conv2d_i8_scratch_len(&g)];
+                conv2d_i8(isa, &g, &input, &w, &q, &mut out, &mut scratch).unwrap();
+                assert_eq!(out, want);
             }
         }
     }

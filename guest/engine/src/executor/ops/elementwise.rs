@@ -381,6 +381,24 @@ pub(super) fn run_binary(
             let b = ctx.input_as::<f32>(1)?;
             let o = ctx.output_as::<f32>(0)?;
             check_lens(bc, &[a.len(), b.len()], o.len())?;
+            if bc.contiguous[0] && bc.contiguous[1] && a.len() == o.len() && b.len() == o.len() {
+                // Same-shape fast path: one tight loop per op so it vectorizes.
+                macro_rules! each {
+                    ($f:expr) => {
+                        for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                            *o = apply_activation_f32(act, $f(x, y));
+                        }
+                    };
+                }
+                match op {
+                    BinaryOp::Add => each!(|x: f32, y: f32| x + y),
+                    BinaryOp::Sub => each!(|x: f32, y: f32| x - y),
+                    BinaryOp::Mul => each!(|x: f32, y: f32| x * y),
+                    BinaryOp::Div => each!(|x: f32, y: f32| x / y),
+                    _ => each!(|x, y| binary_f32(op, x, y)),
+                }
+                return Ok(());
+            }
             bc.for_each(|i, [ia, ib]| {
                 o[i] = apply_activation_f32(act, binary_f32(op, a[ia], b[ib]))
             });

@@ -160,6 +160,29 @@ pub(super) fn run_binary(ctx: &Ctx<'_>, p: &QuantBinary) -> Result<()> {
             let a = ctx.input_as::<i8>(0)?;
             let b = ctx.input_as::<i8>(1)?;
             let o = ctx.output_as::<i8>(0)?;
+            if matches!(p.op, BinaryOp::Add | BinaryOp::Sub)
+                && p.bcast.contiguous[0]
+                && p.bcast.contiguous[1]
+                && a.len() == o.len()
+                && b.len() == o.len()
+            {
+                // Same-shape fast path (residual adds): a plain loop the compiler can unroll.
+                let sub = p.op == BinaryOp::Sub;
+                let shift = p.left_shift as u32;
+                for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                    let sx = qm((p.in1_offset + x as i32).wrapping_shl(shift), p.in1_mult);
+                    let sy = qm((p.in2_offset + y as i32).wrapping_shl(shift), p.in2_mult);
+                    let raw = if sub {
+                        sx.wrapping_sub(sy)
+                    } else {
+                        sx.wrapping_add(sy)
+                    };
+                    *o = qm(raw, p.out_mult)
+                        .wrapping_add(p.out_offset)
+                        .clamp(p.act_min, p.act_max) as i8;
+                }
+                return Ok(());
+            }
             binary_loop(
                 p,
                 a.len(),

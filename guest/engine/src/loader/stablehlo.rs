@@ -967,6 +967,9 @@ impl<'m> Lowerer<'m> {
                     lhs_contract: to_usizes(&d.lhs_contracting_dimensions, "dim")?,
                     rhs_contract: to_usizes(&d.rhs_contracting_dimensions, "dim")?,
                 };
+                if let Some(()) = self.dense_layer(op, &attrs)? {
+                    return Ok(());
+                }
                 self.simple(op, Op::DotGeneral(attrs))
             }
             "dot" => {
@@ -1014,6 +1017,42 @@ impl<'m> Lowerer<'m> {
             }
             _ => Err(Error::Unsupported("no lowering for this op".into())),
         }
+    }
+
+    /// `x[.., k] · W` with a constant 2-D f32 `W` and no batch dims is a fully-connected layer:
+    /// its weights are packed once at load instead of on every run.
+    fn dense_layer(&mut self, op: &HloOp, a: &DotGeneralAttrs) -> Result<Option<()>> {
+        let x = self.value(op.operands[0])?;
+        let w = self.value(op.operands[1])?;
+        let (dx, sx) = self.info(x);
+        let (dw, sw) = self.info(w);
+        let level = self.stack.len() - 1;
+        let constant = matches!(
+            self.stack[level].sub.tensors[w].kind,
+            TensorKind::Constant(_)
+        );
+        if !constant || dx != DType::F32 || dw != DType::F32 || sw.len() != 2 || sx.is_empty() {
+            return Ok(None);
+        }
+        if !a.lhs_batch.is_empty() || a.lhs_contract != [sx.len() - 1] || a.rhs_contract.len() != 1
+        {
+            return Ok(None);
+        }
+        // FullyConnected wants weights [n, k].
+        let w = match a.rhs_contract[0] {
+            0 => self.permute(w, dw, &sw, &[1, 0])?,
+            1 => w,
+            _ => return Ok(None),
+        };
+        let out = self.result(op, 0)?;
+        self.node(
+            Op::FullyConnected {
+                activation: Activation::None,
+            },
+            vec![Some(x), Some(w), None],
+            vec![out],
+        );
+        Ok(Some(()))
     }
 
     /// add/multiply/max/min on booleans are or/and.

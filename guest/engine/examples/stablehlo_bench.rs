@@ -1,0 +1,63 @@
+//! Latency of JAX/Flax fixtures in the engine (native, 1 thread):
+//! `cargo run --release -p cerebro-engine --example stablehlo_bench [ITERS]`.
+//! Compare with `python3 guest/engine/examples/stablehlo_bench_jax.py` (jax.jit, same inputs).
+
+use cerebro_engine::loader::stablehlo::{load, load_with_params};
+use cerebro_engine::{DType, Model, TensorData};
+use cerebro_npy as npy;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const FIXTURES: &[(&str, &str, Option<&str>)] = &[
+    (
+        "flax_encoder_block",
+        "jax_export/flax_encoder_block_export/model.jax_exported",
+        Some("jax_export/flax_encoder_block_export/variables.msgpack"),
+    ),
+    (
+        "jax_cnn",
+        "jax_export/jax_cnn_export/model.jax_exported",
+        None,
+    ),
+];
+
+fn main() {
+    let iters: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models");
+    for (name, model, params) in FIXTURES {
+        let bytes = std::fs::read(dir.join(model)).expect("fixture model");
+        let graph = match params {
+            Some(p) => load_with_params(&bytes, &std::fs::read(dir.join(p)).expect("params")),
+            None => load(&bytes),
+        }
+        .expect("load");
+        let mut m = Model::new(graph).expect("plan");
+        let run_dir = dir.join(model).parent().unwrap().to_path_buf();
+        let x = npy::read(run_dir.join("run0_input0.npy")).expect("input");
+        assert_eq!(x.dtype, npy::DType::F32);
+        let input = [TensorData {
+            dtype: DType::F32,
+            shape: &x.shape,
+            bytes: &x.data,
+        }];
+        for _ in 0..20 {
+            m.run(&input).expect("run");
+        }
+        let mut times = Vec::with_capacity(iters);
+        for _ in 0..iters {
+            let t = Instant::now();
+            m.run(&input).expect("run");
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        println!(
+            "engine {name}: median {:.1} us, min {:.1} us ({iters} runs, input {:?})",
+            times[iters / 2],
+            times[0],
+            x.shape
+        );
+    }
+}

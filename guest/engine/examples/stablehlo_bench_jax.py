@@ -1,0 +1,23 @@
+# jax.jit latency of the same fixtures and inputs as stablehlo_bench.rs (CPU; XLA limited to one
+# thread by the caller's XLA_FLAGS, see BENCHMARKS.md).
+import sys, time, pathlib, numpy as np, jax
+from jax import export
+from flax import serialization
+iters = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+root = pathlib.Path(__file__).resolve().parents[3] / "tests/models/jax_export"
+for name, folder in [("flax_encoder_block", "flax_encoder_block_export"), ("jax_cnn", "jax_cnn_export")]:
+    d = root / folder
+    exp = export.deserialize(bytearray((d / "model.jax_exported").read_bytes()))
+    x = np.load(d / "run0_input0.npy")
+    args = (x,)
+    if (d / "variables.msgpack").exists():
+        variables = serialization.msgpack_restore((d / "variables.msgpack").read_bytes())
+        args = (variables, x)
+    f = jax.jit(exp.call)
+    for _ in range(20):
+        jax.block_until_ready(f(*args))
+    ts = []
+    for _ in range(iters):
+        t = time.perf_counter(); jax.block_until_ready(f(*args)); ts.append((time.perf_counter() - t) * 1e6)
+    ts.sort()
+    print(f"jax.jit {name}: median {ts[iters // 2]:.1f} us, min {ts[0]:.1f} us ({iters} runs, input {list(x.shape)})")

@@ -249,6 +249,7 @@ fn host_stop_ends_a_running_guest() {
         VmBuilder::new(test_config("cerebro.test=hang", Duration::from_secs(30))).unwrap();
     let mut vm = builder.start(KERNEL).unwrap();
     vm.wait_ready().unwrap();
+    vm.wait_memory_populated();
     vm.stop();
     assert_eq!(vm.wait().unwrap(), VmExit::Stopped);
 }

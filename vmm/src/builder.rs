@@ -537,6 +537,15 @@ impl RunningVm {
         self.created
     }
 
+    /// Waits until the background thread has pre-faulted all guest RAM ([`Populate::Background`]),
+    /// e.g. before timing a first job, so host page faults do not land in it. Returns at once with
+    /// [`Populate::Full`] or when it has already finished.
+    pub fn wait_memory_populated(&mut self) {
+        if let Some(thread) = self.populate_thread.take() {
+            let _ = thread.join();
+        }
+    }
+
     /// When the guest reported ready, if it has.
     pub fn ready_at(&self) -> Option<Instant> {
         self.progress.snapshot().ready_at

@@ -184,6 +184,29 @@ impl AddI8Params {
         }
     }
 
+    /// Builds the parameters from already computed multipliers (left shift 20, as TFLite uses
+    /// for int8): `in*_offset = -zero_point`, `out_offset = output zero point`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_multipliers(
+        (in1_offset, in1): (i32, QuantMultiplier),
+        (in2_offset, in2): (i32, QuantMultiplier),
+        (out_offset, out): (i32, QuantMultiplier),
+        (act_min, act_max): (i32, i32),
+        subtract: bool,
+    ) -> Self {
+        AddI8Params {
+            input1_offset: in1_offset,
+            input2_offset: in2_offset,
+            input1: in1,
+            input2: in2,
+            output: out,
+            output_offset: out_offset,
+            act_min,
+            act_max,
+            subtract,
+        }
+    }
+
     /// One element.
     #[inline]
     pub fn apply(&self, a: i8, b: i8) -> i8 {

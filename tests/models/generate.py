@@ -140,6 +140,14 @@ class Registry:
         print(f"manifest: {len(merged)} fixtures -> {os.path.relpath(MANIFEST, REPO)}")
 
 
+def named_rng(name):
+    """A generator seeded by SEED and the fixture's name, so --filter reruns reproduce each
+    fixture's data no matter which other fixtures are generated."""
+    import zlib
+
+    return np.random.default_rng([SEED, zlib.crc32(name.encode())])
+
+
 def rel(path):
     return os.path.relpath(path, HERE)
 
@@ -365,6 +373,10 @@ def emit_tflite(reg, name, model_bytes, run_inputs, expect_ops=(), reference=Non
         raise SystemExit(f"{name}: expected ops {missing} not in model (has {ops})")
     if expect_sparse and not tflite_has_sparse_tensor(model_bytes):
         raise SystemExit(f"{name}: expected a sparse tensor in the model")
+    # Cross-check with LiteRT itself: the ops its interpreter instantiated (subgraph 0, no delegate).
+    seen_by_litert = {d["op_name"] for d in litert_interpreter(model_bytes, reference=True)._get_ops_details()}
+    if not seen_by_litert <= set(ops) or not seen_by_litert:
+        raise SystemExit(f"{name}: LiteRT sees ops {sorted(seen_by_litert)}, the file lists {ops}")
     probe = litert_interpreter(model_bytes, reference=False)
     io_dtypes = [d["dtype"] for d in probe.get_input_details() + probe.get_output_details()]
     quantized_io = any(t in (np.int8, np.uint8, np.int16) for t in io_dtypes)
@@ -401,7 +413,7 @@ def keras_to_tflite(model, quant=None, rep_inputs=None):
     import keras
     import tensorflow as tf
 
-    inp = keras.Input(tuple(model.inputs[0].shape[1:]), batch_size=1)
+    inp = keras.Input(tuple(model.inputs[0].shape[1:]), batch_size=1, name="input")
     fixed = keras.Model(inp, model(inp))  # batch 1, no dynamic dimension in the .tflite
     conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
     if quant in ("int8", "int8_float_io"):
@@ -469,68 +481,74 @@ def section_tflite(reg):
 
     # --- MobileNetV2 224x224 with calibrated batch norm ---
     if reg.wanted("mobilenet_v2_f32") or reg.wanted("mobilenet_v2_int8"):
-        model, calib, tests = calibrated_mobilenet_v2()
-        if reg.wanted("mobilenet_v2_f32"):
-            b = keras_to_tflite(model)
-            runs = emit_tflite(reg, "mobilenet_v2_f32", b, [[t[None]] for t in tests[:2]],
-                               expect_ops=["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED",
-                                           "SOFTMAX"])
-            NOTES["mobilenet_v2_f32"] = "keras.applications.MobileNetV2 224x224 (weights=None, BN " \
-                "statistics calibrated), f32; top-1 prob " + ", ".join(
-                f"{float(o[0].max()):.3f} (class {int(o[0].argmax())})" for _, o in runs)
-        if reg.wanted("mobilenet_v2_int8"):
-            b = keras_to_tflite(model, quant="int8", rep_inputs=[[c[None]] for c in calib[:48]])
-            runs = emit_tflite(reg, "mobilenet_v2_int8", b, [[t[None]] for t in tests[:2]],
-                               expect_ops=["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED",
-                                           "SOFTMAX"])
-            NOTES["mobilenet_v2_int8"] = "same MobileNetV2, full-integer int8 (per-channel), int8 in/out; " \
-                "top-1 " + ", ".join(
-                f"class {int(o[0].argmax())}" for _, o in runs)
+        model, calib, tests, _ = calibrated_mobilenet_v2()
+        expect = ["CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"]
+        for quant in (None, "int8"):
+            name = "mobilenet_v2_" + ("int8" if quant else "f32")
+            if not reg.wanted(name):
+                continue
+            b = keras_to_tflite(model, quant=quant, rep_inputs=[[c[None]] for c in calib[:48]])
+            runs = emit_tflite(reg, name, b, [[t[None]] for t in tests[:2]], expect_ops=expect)
+            what = ("keras.applications.MobileNetV2 224x224 (weights=None; BN statistics calibrated from real "
+                    "activations, head centred and scaled)" if not quant else
+                    "the same MobileNetV2, full-integer int8 (per-channel weights), int8 in/out")
+            NOTES[name] = what + "; top-1 " + ", ".join(
+                f"class {int(o[0].argmax())} ({'q' if quant else 'p'}={float(o[0].max()):.3g})" for _, o in runs)
+            print("    " + name + ": " + NOTES[name], flush=True)
 
     op_fixtures(reg, rng)
     special_tflite_fixtures(reg, rng)
 
 
 def mobilenet_images(n, rng, offset):
-    """Natural-ish 224x224x3 images in [-1, 1]: upscaled digits with colour tints + smooth noise."""
+    """Natural-ish 224x224x3 images in [-1, 1]: upscaled digits with colour tints + smooth noise.
+    Returns (images, digit labels)."""
     import tensorflow as tf
     from sklearn.datasets import load_digits
 
-    imgs = load_digits().images[offset:offset + n] / 16.0
+    d = load_digits()
+    imgs = d.images[offset:offset + n] / 16.0
     x = tf.image.resize(imgs[..., None].astype(np.float32), (224, 224), method="bilinear").numpy()
     tint = rng.uniform(0.3, 1.0, size=(n, 1, 1, 3)).astype(np.float32)
     bg = rng.uniform(0.0, 0.4, size=(n, 1, 1, 3)).astype(np.float32)
     noise = tf.image.resize(rng.normal(0, 0.15, size=(n, 14, 14, 3)).astype(np.float32), (224, 224)).numpy()
     img = np.clip(bg + x * tint + noise, 0.0, 1.0)
-    return (img * 2.0 - 1.0).astype(np.float32)
+    return (img * 2.0 - 1.0).astype(np.float32), d.target[offset:offset + n]
+
+
+_MOBILENET = {}
 
 
 def calibrated_mobilenet_v2():
-    """keras.applications.MobileNetV2(weights=None) with batch-norm moving statistics set from
-    real activations (a training-mode pass with momentum 0 on calibration images), so that
-    inference outputs depend on the input instead of being an exactly uniform softmax."""
+    """keras.applications.MobileNetV2(weights=None) with outputs that depend on the input:
+
+    batch-norm gammas/betas set to fixed random values, then every BN's moving mean/variance set
+    from real activations (one training-mode pass with momentum 0 over 64 calibration images), so
+    activations stay normalised through all 52 layers; the random classifier head is centred on
+    the calibration images' pooled features and scaled, so the softmax is peaked and its top
+    class changes with the input (an untrained MobileNetV2 gives an exactly uniform softmax).
+    (Fitting the head as a digit classifier was tried: the random backbone's features carry no
+    digit information, held-out accuracy was chance.)
+    Returns (model, calibration images, test images, test labels)."""
+    if _MOBILENET:
+        return _MOBILENET["v"]
     import keras
 
     keras.utils.set_random_seed(SEED + 1)
     rng = np.random.default_rng(SEED + 1)
     model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-    calib = mobilenet_images(64, rng, 0)
-    tests = mobilenet_images(3, rng, 1000)
-    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
-    # Random but fixed BN affine parameters give channels different scales, as trained nets have.
+    calib, _ = mobilenet_images(64, rng, 0)
+    tests, ytests = mobilenet_images(3, rng, 1000)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     for bn in bns:
         c = bn.gamma.shape[0]
         bn.gamma.assign(rng.uniform(0.5, 1.5, c).astype(np.float32))
         bn.beta.assign(rng.normal(0.2, 0.3, c).astype(np.float32))
-    # Moving statistics from real activations: one training-mode pass with momentum 0 sets each
-    # BN's moving mean/variance to its batch statistics given the calibrated layers before it.
     for bn in bns:
         bn.momentum = 0.0
     model(calib, training=True)
     for bn in bns:
         bn.momentum = 0.99
-    # The random classifier head would mostly see the features' common mean; centre it on the
-    # calibration features and scale it so the softmax is peaked and depends on the input.
     dense = model.layers[-1]
     feats = keras.Model(model.input, dense.input)(calib, training=False).numpy()
     kernel = dense.kernel.numpy()
@@ -539,10 +557,11 @@ def calibrated_mobilenet_v2():
     dense.kernel.assign(kernel * gain)
     dense.bias.assign(-(feats.mean(axis=0) @ kernel) * gain)
     out = model(tests, training=False).numpy()
-    print("mobilenet_v2: top-1 probs", np.round(out.max(axis=1), 4), "classes", out.argmax(axis=1),
-          flush=True)
+    print("mobilenet_v2: test top-1 probs", np.round(out.max(axis=1), 4), "classes", out.argmax(axis=1), flush=True)
     assert out.max() > 10.0 / 1000, "softmax still near uniform"
-    return model, calib, tests
+    assert len(set(out.argmax(axis=1))) > 1, "top-1 class does not depend on the input"
+    _MOBILENET["v"] = (model, calib, tests, ytests)
+    return _MOBILENET["v"]
 
 
 def op_fixtures(reg, rng):
@@ -710,8 +729,9 @@ def op_fixtures(reg, rng):
             if not reg.wanted(name):
                 continue
             specs = [tf.TensorSpec(s, dt) for s, dt in zip(spec["shapes"], spec["dtypes"])]
-            run_inputs = [[g(rng) for g in spec["gens"]] for _ in range(spec["runs"])]
-            rep = [[g(rng) for g in spec["gens"]] for _ in range(32)] if quant else None
+            r = named_rng(name)
+            run_inputs = [[g(r) for g in spec["gens"]] for _ in range(spec["runs"])]
+            rep = [[g(r) for g in spec["gens"]] for _ in range(32)] if quant else None
             if spec["fn"] is None:  # a Keras model
                 b = keras_to_tflite(spec["module"], quant=quant, rep_inputs=rep)
             else:
@@ -744,6 +764,7 @@ def special_tflite_fixtures(reg, rng):
 
     # QUANTIZE / DEQUANTIZE at the edges of an int8 model with float input and output.
     if reg.wanted("quant_dequant_conv_int8"):
+        rng = named_rng("quant_dequant_conv_int8")
         w, b = tf.constant(rng.normal(0, 0.5, (3, 3, 2, 4)).astype(np.float32)), \
             tf.constant(rng.normal(0, 0.5, (4,)).astype(np.float32))
         fn = lambda x: tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + b)  # noqa: E731
@@ -758,6 +779,7 @@ def special_tflite_fixtures(reg, rng):
 
     # float16 weights of a few-op model (float16 constants + DEQUANTIZE) besides digits_cnn_f16w.
     if reg.wanted("fc_f16w"):
+        rng = named_rng("fc_f16w")
         w, b = tf.constant(rng.normal(0, 0.5, (12, 6)).astype(np.float32)), \
             tf.constant(rng.normal(0, 0.5, (6,)).astype(np.float32))
         bts = to_tflite(lambda x: tf.nn.relu(tf.matmul(x, w) + b), [tf.TensorSpec((2, 12), tf.float32)],
@@ -776,6 +798,7 @@ def special_tflite_fixtures(reg, rng):
     ):
         if not reg.wanted(name):
             continue
+        rng = named_rng(name)
         wshape = (3, 3, 8, 16) if "conv" in name else (32, 16)
         w = rng.normal(0, 0.5, wshape).astype(np.float32)
         w[rng.random(wshape) < 0.8] = 0.0
@@ -792,6 +815,7 @@ def special_tflite_fixtures(reg, rng):
 
     # Resource variables: a tf.Module accumulator. State persists across invokes.
     if reg.wanted("stateful_accumulator"):
+        rng = named_rng("stateful_accumulator")
         bts = stateful_accumulator_tflite()
         runs_in = [[rng.normal(0, 1, (1, 4)).astype(np.float32)] for _ in range(4)]
         runs = emit_tflite(reg, "stateful_accumulator", bts, runs_in,
@@ -809,6 +833,7 @@ def special_tflite_fixtures(reg, rng):
 
     # A CUSTOM op: the engine must refuse the model at load, naming the op.
     if reg.wanted("custom_op_refused"):
+        rng = named_rng("custom_op_refused")
         bts = custom_op_tflite()
         ops = tflite_op_names(bts)
         assert "CUSTOM" in ops, ops
@@ -1066,13 +1091,14 @@ def export_keras_savedmodel(model, path, max_shard_bytes=None):
 
     import tensorflow as tf
     from keras.export import ExportArchive
-    from keras.src.export.export_utils import get_input_signature
 
     if os.path.isdir(path):
         shutil.rmtree(path)
     archive = ExportArchive()
     with contextlib.redirect_stdout(io.StringIO()):
-        archive.track_and_add_endpoint("serve", model, get_input_signature(model))
+        # A fixed input name (Keras would use a per-process counter, keras_tensor_<N>).
+        spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), tf.float32, name="input")
+        archive.track_and_add_endpoint("serve", model, [spec])
         options = None
         if max_shard_bytes:
             policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=max_shard_bytes)
@@ -1428,7 +1454,7 @@ def section_savedmodel(reg):
     # Keras 3 MobileNetV2, the same calibrated network as the TFLite fixtures; variables split
     # into data shards under 20 MB (Keras 3 writes every weight twice: 28 MB in total).
     if reg.wanted("keras3_mobilenet_v2"):
-        model, _, tests = calibrated_mobilenet_v2()
+        model, _, tests, _ = calibrated_mobilenet_v2()
         emit_savedmodel(reg, "keras3_mobilenet_v2",
                         lambda p: export_keras_savedmodel(model, p, max_shard_bytes=12 * 1024 * 1024),
                         [[tests[0][None]]],
@@ -1439,15 +1465,17 @@ def section_savedmodel(reg):
     class TwoSignatures(tf.Module):
         def __init__(self):
             super().__init__()
-            self.w = tf.Variable(rng.normal(0, 0.5, (6, 4)).astype(np.float32), name="w")
-            self.b = tf.Variable(rng.normal(0, 0.1, (4,)).astype(np.float32), name="b")
+            r = named_rng("tf_module_weights")  # both fixtures' SavedModels hold the same weights
+            self.w = tf.Variable(r.normal(0, 0.5, (6, 4)).astype(np.float32), name="w")
+            self.b = tf.Variable(r.normal(0, 0.1, (4,)).astype(np.float32), name="b")
             self.scale = tf.Variable(1.5, name="scale")
 
-        @tf.function(input_signature=[tf.TensorSpec([None, 6], f32, name="x")])
+        @tf.function(input_signature=[tf.TensorSpec([None, 6], f32, name="x")], autograph=False)
         def predict(self, x):
             return {"probs": tf.nn.softmax(tf.matmul(x, self.w) + self.b)}
 
-        @tf.function(input_signature=[tf.TensorSpec([None, 6], f32, name="x"), tf.TensorSpec([None, 4], f32, name="y")])
+        @tf.function(input_signature=[tf.TensorSpec([None, 6], f32, name="x"), tf.TensorSpec([None, 4], f32, name="y")],
+                     autograph=False)
         def features(self, x, y):
             h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, self.w), self.b))
             return {"sum": h + y * self.scale, "mean": tf.reduce_mean(h, axis=1)}
@@ -1457,6 +1485,7 @@ def section_savedmodel(reg):
         tf.saved_model.save(m, p, signatures={"serving_default": m.predict, "features": m.features})
 
     if reg.wanted("tf_module_default") or reg.wanted("tf_module_features"):
+        rng = named_rng("tf_module")
         # One SavedModel directory, two fixtures (default signature and a named one).
         emit_savedmodel(reg, "tf_module_default", save_two,
                         [[rng.normal(0, 1, (3, 6)).astype(np.float32)] for _ in range(2)],
@@ -1469,6 +1498,7 @@ def section_savedmodel(reg):
 
     # Older tf.keras (tf_keras) model: batch norm as FusedBatchNormV3.
     if reg.wanted("tf_keras_fused_bn") or reg.wanted("tf_keras_fused_bn_frozen"):
+        rng = named_rng("tf_keras_fused_bn")
         emit_savedmodel(reg, "tf_keras_fused_bn", lambda p: tf_keras_model(rng).save(p, save_format="tf"),
                         [[rng.normal(0, 1, (1, 16, 16, 3)).astype(np.float32)] for _ in range(2)],
                         "tf_keras (Keras 2) CNN: Conv2D, BatchNormalization (FusedBatchNormV3, fixed random "
@@ -1477,6 +1507,7 @@ def section_savedmodel(reg):
 
     # A tf.Module using the rest of issue 6's op list (audio front-end style plus misc ops).
     if reg.wanted("tf_ops_mix") or reg.wanted("tf_ops_mix_frozen"):
+        rng = named_rng("tf_ops_mix")
         emit_savedmodel(reg, "tf_ops_mix", lambda p: save_ops_mix(p, rng),
                         [[rng.normal(0, 1, (1, 6, 6, 4)).astype(np.float32),
                           rng.normal(0, 1, (1, 400)).astype(np.float32)] for _ in range(2)],
@@ -1527,7 +1558,7 @@ def save_ops_mix(path, rng):
             self.proj = tf.Variable(rng.normal(0, 0.3, (3, 8, 5)).astype(np.float32))
 
         @tf.function(input_signature=[tf.TensorSpec([1, 6, 6, 4], tf.float32, name="image"),
-                                      tf.TensorSpec([1, 400], tf.float32, name="wave")])
+                                      tf.TensorSpec([1, 400], tf.float32, name="wave")], autograph=False)
         def __call__(self, image, wave):
             # Image branch.
             x = tf.pad(image, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")            # MirrorPad

@@ -23,8 +23,8 @@ pub struct BootArgs {
     /// Kernel command line (e.g. `cerebro.test=pf` selects a test entry point).
     #[arg(long, default_value = "")]
     cmdline: String,
-    /// Pre-fault all guest memory before starting the vCPU (default: the first 32 MiB before,
-    /// the rest while the guest boots).
+    /// Pre-fault all guest memory before starting the vCPU (default: what the guest touches while
+    /// booting before, the heap on a background thread while it boots).
     #[arg(long)]
     populate_all: bool,
     /// Boot this many VMs one after another in this process and print boot-time statistics.

@@ -9,7 +9,7 @@
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use kvm_bindings::kvm_run;
@@ -150,13 +150,11 @@ extern "C" fn handle_kick(_signal: c_int, _info: *mut siginfo_t, _context: *mut 
 
 /// Installs the kick handler (once per process; without SA_RESTART, so KVM_RUN returns EINTR).
 pub(crate) fn install_kick_handler() -> std::io::Result<()> {
-    static INSTALL: Once = Once::new();
-    let mut result = Ok(());
-    INSTALL.call_once(|| {
-        result = register_signal_handler(kick_signal(), handle_kick)
-            .map_err(|e| std::io::Error::from_raw_os_error(e.errno()));
-    });
-    result
+    // The outcome of the one installation, reported to every caller (errno on failure).
+    static INSTALLED: OnceLock<Result<(), i32>> = OnceLock::new();
+    let result = INSTALLED
+        .get_or_init(|| register_signal_handler(kick_signal(), handle_kick).map_err(|e| e.errno()));
+    result.map_err(std::io::Error::from_raw_os_error)
 }
 
 /// Publishes (or clears, with null) the calling thread's `kvm_run` for the kick handler.

@@ -463,6 +463,12 @@ unsafe fn depthwise_i8_avx2(
     output: &mut [i8],
 ) {
     let vec = vector_ok(q);
+    if vec && geo.in_c == geo.out_c && geo.kernel_h <= 16 && geo.kernel_w <= 16 {
+        // SAFETY: AVX2 enabled here; geometry validated and lengths checked by the caller;
+        // `vector_ok` checked the multipliers.
+        unsafe { super::gemm_i8_avx2::depthwise_mult1_i8(geo, input, filter, bias, q, output) };
+        return;
+    }
     depthwise_i8_body(geo, input, filter, bias, q, output, |acc, c0, out| {
         if vec {
             // SAFETY: this function runs with AVX2 enabled; acc and out have equal lengths.

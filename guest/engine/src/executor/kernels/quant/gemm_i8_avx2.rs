@@ -288,3 +288,99 @@ pub(super) unsafe fn add_i8(p: &AddArgs, a: &[i8], b: &[i8], out: &mut [i8]) -> 
         i
     }
 }
+
+/// int8 depthwise conv with depth multiplier 1: per output pixel, 8 channels at a time with
+/// the accumulator in a register over all valid taps, then the vector requantization.
+///
+/// # Safety
+/// AVX2 must be available; `g` validated with `in_c == out_c`, slices sized for it (input,
+/// `kernel_h*kernel_w*out_c` filter, `out_c` bias, output); `q` as for [`tile_rows`].
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn depthwise_mult1_i8(
+    g: &super::super::conv::ConvGeometry,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    q: &QuantConvParams<'_>,
+    output: &mut [i8],
+) {
+    let c = g.out_c;
+    let c8 = c / 8 * 8;
+    let zero_bias = [0i32; 8];
+    // SAFETY (block): input indices ((b*in_h+iy)*in_w+ix)*c + ch + 8 with iy, ix inside the
+    // input (clipped tap ranges) and ch + 8 <= c; filter (ky*kw+kx)*c + ch + 8 <= kh*kw*c;
+    // output o + ch + 8 <= output length.
+    unsafe {
+        let offset = _mm256_set1_epi32(q.output_offset);
+        let lo = _mm256_set1_epi32(q.act_min);
+        let hi = _mm256_set1_epi32(q.act_max);
+        let in_off = _mm256_set1_epi32(q.input_offset);
+        let inp = input.as_ptr();
+        let flt = filter.as_ptr();
+        for b in 0..g.batch {
+            for oy in 0..g.out_h {
+                let mut taps_y = [(0usize, 0usize); 16];
+                let mut ny = 0;
+                for ky in 0..g.kernel_h {
+                    if let Some(iy) = g.in_y(oy, ky) {
+                        if ny < 16 {
+                            taps_y[ny] = (ky, iy);
+                            ny += 1;
+                        }
+                    }
+                }
+                let taps_y = &taps_y[..ny];
+                for ox in 0..g.out_w {
+                    let mut taps_x = [(0usize, 0usize); 16];
+                    let mut nx = 0;
+                    for kx in 0..g.kernel_w {
+                        if let Some(ix) = g.in_x(ox, kx) {
+                            if nx < 16 {
+                                taps_x[nx] = (kx, ix);
+                                nx += 1;
+                            }
+                        }
+                    }
+                    let taps_x = &taps_x[..nx];
+                    let o = ((b * g.out_h + oy) * g.out_w + ox) * c;
+                    let mut c0 = 0;
+                    while c0 < c8 {
+                        let mut acc = _mm256_loadu_si256(match bias {
+                            Some(bb) => bb.as_ptr().add(c0).cast(),
+                            None => zero_bias.as_ptr().cast(),
+                        });
+                        for &(ky, iy) in taps_y {
+                            let row = (b * g.in_h + iy) * g.in_w;
+                            for &(kx, ix) in taps_x {
+                                let x = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                    inp.add((row + ix) * c + c0).cast(),
+                                ));
+                                let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                    flt.add((ky * g.kernel_w + kx) * c + c0).cast(),
+                                ));
+                                acc = _mm256_add_epi32(
+                                    acc,
+                                    _mm256_mullo_epi32(_mm256_add_epi32(x, in_off), w),
+                                );
+                            }
+                        }
+                        let v = requant8(acc, requant_consts(q, c0, c), offset, lo, hi);
+                        output[o + c0..o + c0 + 8].copy_from_slice(&narrow8(v));
+                        c0 += 8;
+                    }
+                    for ch in c8..c {
+                        let mut acc = bias.map_or(0, |bb| bb[ch]);
+                        for &(ky, iy) in taps_y {
+                            for &(kx, ix) in taps_x {
+                                let x = input[((b * g.in_h + iy) * g.in_w + ix) * c + ch] as i32;
+                                let w = filter[(ky * g.kernel_w + kx) * c + ch] as i32;
+                                acc = acc.wrapping_add((x + q.input_offset) * w);
+                            }
+                        }
+                        output[o + ch] = q.requantize(acc, ch);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -619,7 +619,7 @@ def op_fixtures(reg, rng):
     op("tanh", tf.math.tanh, [(2, 8)], ["TANH"], int8=True)
     op("hard_swish", lambda x: x * tf.nn.relu6(x + 3.0) / 6.0, [(2, 16)], ["HARD_SWISH"], int8=True,
        gens=[lambda r: r.normal(0, 3, (2, 16)).astype(np.float32)])
-    op("gelu_exact", lambda x: tf.nn.gelu(x, approximate=False), [(2, 16)], ["GELU"])
+    op("gelu_exact", lambda x: tf.nn.gelu(x, approximate=False), [(2, 16)], ["GELU"], int8=True)
     op("gelu_tanh", lambda x: tf.nn.gelu(x, approximate=True), [(2, 16)], ["GELU"])
     op("log", tf.math.log, [(2, 8)], ["LOG"], gens=[positive((2, 8))])
     op("sqrt", tf.math.sqrt, [(2, 8)], ["SQRT"], gens=[positive((2, 8))])
@@ -698,12 +698,12 @@ def op_fixtures(reg, rng):
     op("concat_axis3", lambda a, b, c: tf.concat([a, b, c], -1), [(1, 2, 3, 2), (1, 2, 3, 3), (1, 2, 3, 1)],
        ["CONCATENATION"], int8=True)
     op("concat_axis0", lambda a, b: tf.concat([a, b], 0), [(1, 4), (3, 4)], ["CONCATENATION"])
-    op("pack_axis1", lambda a, b: tf.stack([a, b], axis=1), [(2, 3), (2, 3)], ["PACK"])
+    op("pack_axis1", lambda a, b: tf.stack([a, b], axis=1), [(2, 3), (2, 3)], ["PACK"], int8=True)
     op("transpose_0312", lambda x: tf.transpose(x, [0, 3, 1, 2]), [(1, 2, 3, 4)], ["TRANSPOSE"], int8=True)
     op("transpose_rank5", lambda x: tf.transpose(x, [4, 2, 0, 3, 1]), [(2, 3, 1, 4, 2)], ["TRANSPOSE"])
     op("strided_slice", lambda x: x[:, 1:5:2, ::-1, 1:], [(1, 6, 4, 3)], ["STRIDED_SLICE"], int8=True)
     op("strided_slice_shrink", lambda x: x[0, -3:, 2], [(2, 5, 4)], ["STRIDED_SLICE"])
-    op("split_v", lambda x: tuple(tf.split(x, [1, 3, 2], axis=2)), [(2, 3, 6)], ["SPLIT_V"])
+    op("split_v", lambda x: tuple(tf.split(x, [1, 3, 2], axis=2)), [(2, 3, 6)], ["SPLIT_V"], int8=True)
     # int8 DEPTH_TO_SPACE is version 2, which LiteRT's BUILTIN_REF resolver lacks: f32 only.
     op("depth_to_space", lambda x: tf.nn.depth_to_space(x, 2), [(1, 2, 3, 8)], ["DEPTH_TO_SPACE"])
     op("resize_bilinear_half_pixel", lambda x: tf.image.resize(x, (7, 9), method="bilinear"), [(1, 4, 5, 2)],
@@ -715,7 +715,7 @@ def op_fixtures(reg, rng):
        lambda x: tf.compat.v1.image.resize_bilinear(x, (6, 10), align_corners=False, half_pixel_centers=False),
        [(1, 3, 4, 2)], ["RESIZE_BILINEAR"])
     gidx = tf.constant([3, 0, 4, 4], tf.int32)
-    op("gather_axis0_const_idx", lambda p: tf.gather(p, gidx), [(5, 4)], ["GATHER"])
+    op("gather_axis0_const_idx", lambda p: tf.gather(p, gidx), [(5, 4)], ["GATHER"], int8=True)
     op("gather_axis1", lambda p, i: tf.gather(p, i, axis=1), [(2, 5, 3), (2, 2)], ["GATHER"],
        dtypes=[f32, tf.int32], gens=[normal((2, 5, 3)), lambda r: r.integers(0, 5, (2, 2)).astype(np.int32)])
     op("cast_f32_i32", lambda x: tf.cast(x * 3.0, tf.int32), [(2, 5)], ["CAST"])

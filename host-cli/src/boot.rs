@@ -131,7 +131,13 @@ fn boot_once(
                 }
             }
         }
-        Failure::new(Failure::ENCLAVE, error)
+        // A bad --mem or --cmdline is a usage error; everything else is the enclave failing.
+        let code = if matches!(error, vmm::Error::Config(_)) {
+            Failure::USAGE
+        } else {
+            Failure::ENCLAVE
+        };
+        Failure::new(code, error)
     };
     let builder = VmBuilder::new(config.clone()).map_err(enclave_failure)?;
     let created = builder.created_at();

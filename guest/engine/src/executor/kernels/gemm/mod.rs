@@ -409,10 +409,10 @@ fn gemm_view<S: ASource>(
             let mut i0 = 0;
             // AVX2 reads a plain A matrix in place (full 6-row tiles only): measured as fast
             // or faster than packing on every MobileNetV2 1x1 shape (most with small K).
-            let direct = if isa == Isa::Avx2Fma {
-                src.in_place()
-            } else {
-                None
+            let direct = match src.in_place() {
+                // Rows a multiple of 4 KiB apart alias in L1; pack those.
+                Some((_, lda)) if isa == Isa::Avx2Fma && (lda * 4) % 4096 != 0 => src.in_place(),
+                _ => None,
             };
             while i0 < m {
                 let mc = MC.min(m - i0);

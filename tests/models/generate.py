@@ -946,6 +946,8 @@ def write_jax_artifacts(folder, exp, stem="model"):
 def stablehlo_ops(text):
     """The StableHLO / func op names used in a module's text (for the manifest's ops field)."""
     ops = set(re.findall(r"\b(stablehlo\.[a-z_]+|func\.(?:call|return|func)|chlo\.[a-z_]+)\b", text))
+    if re.search(r"= (?:func\.)?call @", text):
+        ops.add("func.call")
     ops |= set("stablehlo." + m for m in re.findall(r'"stablehlo\.([a-z_]+)"', text))
     return sorted(ops)
 
@@ -1274,33 +1276,41 @@ def section_jax(reg):
              "Flax linen pre-LN transformer encoder block: LayerNorm, 4-head self-attention (dim 32), "
              "residual, LayerNorm, MLP 32-128-32 with tanh GELU, residual; batch 2, 8 tokens")
 
+    jax_op_fixtures(reg)
 
-def emit_jax(reg, base, fn, variables, xs, what):
+
+def emit_jax(reg, base, fn, variables, xs, what, tolerance=1e-5):
     """One model as three fixtures (StableHLO text, jax.export blob, bare portable artifact).
 
     fn(x) for plain JAX, fn(variables, x) for Flax (then variables.msgpack is the params file and
-    the runs' inputs are only x). Goldens: jax.jit on CPU; the deserialized export must agree."""
+    the runs' inputs are only x). An element of xs is one run's input array, or a tuple of input
+    arrays for a multi-input fn. Outputs are the leaves of fn's result, in pytree order.
+    Goldens: jax.jit on CPU; the deserialized export must agree."""
     import jax
     from flax import serialization
 
     names = {"stablehlo_text": base + "_text", "jax_export": base + "_export", "mlir_bytecode": base + "_mlirbc"}
     if not any(reg.wanted(n) for n in names.values()):
         return
+    runs_in = [list(x) if isinstance(x, tuple) else [x] for x in xs]
 
     def apply(variables, x):  # named arguments give the loc("variables[...]") / loc("x") names
         return fn(variables, x)
 
+    leaves = lambda out: [np.asarray(o) for o in jax.tree.leaves(out)]  # noqa: E731
     if variables is None:
-        exp = jax_export(fn, xs[0])
-        golden = [[np.asarray(jax.jit(fn)(x))] for x in xs]
-        via_export = [np.asarray(jax.export.deserialize(exp.serialize()).call(x)) for x in xs]
+        exp = jax_export(fn, *runs_in[0])
+        golden = [leaves(jax.jit(fn)(*ins)) for ins in runs_in]
+        via_export = [leaves(jax.export.deserialize(exp.serialize()).call(*ins)) for ins in runs_in]
     else:
         variables = jax.tree.map(lambda a: np.asarray(a), variables)
-        exp = jax_export(apply, variables, xs[0])
-        golden = [[np.asarray(jax.jit(apply)(variables, x))] for x in xs]
-        via_export = [np.asarray(jax.export.deserialize(exp.serialize()).call(variables, x)) for x in xs]
-    for (g,), e in zip(golden, via_export):
-        assert g.dtype == np.float32 and np.abs(g - e).max() <= 1e-6 * max(1.0, np.abs(g).max()), base
+        exp = jax_export(apply, variables, *runs_in[0])
+        golden = [leaves(jax.jit(apply)(variables, *ins)) for ins in runs_in]
+        via_export = [leaves(jax.export.deserialize(exp.serialize()).call(variables, *ins)) for ins in runs_in]
+    for g, e in zip(golden, via_export):
+        for a, b in zip(g, e):
+            assert a.dtype == b.dtype and np.abs(a.astype(np.float64) - b).max() <= \
+                1e-6 * max(1.0, float(np.abs(a.astype(np.float64)).max())), base
     text = stablehlo_text(exp)
     ops = stablehlo_ops(text)
     for fmt, name in names.items():
@@ -1321,7 +1331,68 @@ def emit_jax(reg, base, fn, variables, xs, what):
         NOTES[name] += f"{list(exp.module_kept_var_idx)})" if variables is not None else "all)"
         reg.add({"name": name, "issue": 5, "format": fmt, "model": rel(paths[fmt]),
                  "params": rel(params) if params else None, "signature": None, "compare": "close",
-                 "tolerance": 1e-5, "ops": ops, "runs": write_runs(folder, [([x], g) for x, g in zip(xs, golden)])})
+                 "tolerance": tolerance, "ops": ops,
+                 "runs": write_runs(folder, list(zip(runs_in, golden)))})
+
+
+def jax_op_fixtures(reg):
+    """Small JAX functions for the rest of issue 5's op list: control flow and calls, indexing,
+    sorting, integer / boolean / reduced-precision types."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    @jax.jit
+    def helper(v):  # a nested jit: a private func.func reached by func.call
+        return jnp.tanh(v) * 2.0
+
+    def control_flow(x, n):
+        def body(i, c):
+            return c * 0.9 + jnp.sin(c) * 0.1 + i.astype(jnp.float32) * 0.01
+
+        y = lax.fori_loop(0, n, body, x)                      # while with a run-time trip count
+        y = lax.cond(jnp.sum(y) > 0, lambda a: a * 2.0, lambda a: -a, y)   # case on a predicate
+        k = jnp.clip(n % 3, 0, 2)
+        y = lax.switch(k, [lambda a: a + 1.0, lambda a: a * a, lambda a: jnp.exp(-a)], y)  # case
+        return helper(y), y > 0.5
+
+    r = named_rng("jax_control_flow")
+    emit_jax(reg, "jax_control_flow", control_flow, None,
+             [(r.normal(0, 1, (3, 4)).astype(np.float32), np.int32(n)) for n in (5, 3)],
+             "JAX control flow: fori_loop with a run-time trip count (while), cond and switch (case), a "
+             "nested jit (func.call), integer remainder/clamp; outputs f32 and i1")
+
+    def indexing(x, idx, start):
+        g = x[idx]                                                       # gather
+        s = jnp.zeros((6, 4), x.dtype).at[idx].add(x[:idx.shape[0]])     # scatter (add)
+        d = lax.dynamic_slice(x, (start, 0), (2, 4))                     # dynamic_slice
+        srt = jnp.sort(x, axis=1)                                        # sort
+        order = jnp.argsort(x[:, 0]).astype(jnp.int32)                   # sort with two operands
+        c = jnp.concatenate([d, srt[:2] + jnp.arange(4, dtype=jnp.float32)], axis=0)   # iota, concatenate
+        p = lax.pad(c, 0.5, [(1, 0, 1), (0, 2, 0)])                      # pad with interior padding
+        return g, s, jnp.clip(p, -1.0, 1.0), order, jnp.cumsum(x, axis=0)   # clamp, reduce_window
+
+    r = named_rng("jax_indexing")
+    emit_jax(reg, "jax_indexing", indexing, None,
+             [(r.normal(0, 1, (6, 4)).astype(np.float32), np.array(i, np.int32), np.int32(st))
+              for i, st in (([4, 0, 2], 3), ([1, 5, 5], 9))],
+             "JAX indexing: gather, scatter-add, dynamic_slice (start clamped in run 1), sort, argsort, iota, "
+             "concatenate, pad with interior padding, clamp, cumsum (reduce_window); outputs f32 and i32")
+
+    def mixed_precision(a, b, i):
+        ab = (a.astype(jnp.bfloat16) @ b.astype(jnp.bfloat16)).astype(jnp.float32)
+        ah = (a.astype(jnp.float16) * 1.5 + 0.25).astype(jnp.float32)
+        ii = ((i * 3 + 7) // 2 - (i % 5) + (i << 1)) ^ (i & 6) | 1
+        m = jnp.maximum(i, 2) * jnp.sign(i)
+        return ab, ah, ii, m, (i > 0) & (a[:, 0] > 0)
+
+    r = named_rng("jax_mixed_precision")
+    emit_jax(reg, "jax_mixed_precision", mixed_precision, None,
+             [(r.normal(0, 1, (4, 5)).astype(np.float32), r.normal(0, 1, (5, 3)).astype(np.float32),
+               r.integers(-20, 20, 4).astype(np.int32)) for _ in range(2)],
+             "JAX types: bf16 dot_general, f16 arithmetic, i32 floor-division/remainder/shift/and/or/xor/"
+             "sign, i1 logic; tolerance 1e-2 for the bf16/f16 outputs (one bf16 ulp), integer outputs exact",
+             tolerance=1e-2)
 
 
 # ----------------------------------------------------------------------------------------------

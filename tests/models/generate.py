@@ -165,7 +165,7 @@ def save_npy(path, array):
     allowed = {"f4", "f2", "i1", "u1", "i2", "i4", "i8", "b1"}
     code = a.dtype.kind + str(a.dtype.itemsize) if a.dtype.kind != "b" else "b1"
     assert code in allowed, (path, a.dtype)
-    a = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<")))
+    a = a.astype(a.dtype.newbyteorder("<")).copy(order="C")  # (ascontiguousarray would make 0-d 1-d)
     with open(path, "wb") as f:
         np.lib.format.write_array(f, a, version=(1, 0))
     check_size(path)

@@ -2,7 +2,8 @@
 //!
 //! - The small models of `guest/formats/tensorflow/tests/data` (made by its `generate.py` with
 //!   TensorFlow 2.21: a Keras 3 CNN, a `tf.Module` with two signatures, a tf_keras model with
-//!   FusedBatchNormV3, a TF1 graph, an op-coverage module with two signatures) run through every
+//!   FusedBatchNormV3, a TF1 graph, an op-coverage module with two signatures, a checkpoint split
+//!   into slices over 4 shards, a jax2tf XlaCallModule) run through every
 //!   signature from the SavedModel (sent as a tar archive) and through TensorFlow's own frozen
 //!   GraphDef of that signature; outputs must match TensorFlow's within 1e-4 of scale
 //!   (scale = max(1, max |golden|)).
@@ -124,7 +125,8 @@ fn goldens(dir: &Path, signature: &str) -> (Vec<npy::Array>, Vec<npy::Array>) {
     (read("in"), read("out"))
 }
 
-const SIGNATURES: [(&str, &str); 10] = [
+const SIGNATURES: [(&str, &str); 11] = [
+    ("xla", "serving_default"),
     ("sharded", "serving_default"),
     ("sharded", "other"),
     ("k3cnn", "serving_default"),
@@ -258,10 +260,10 @@ fn unsupported_ops_are_refused_with_their_names() {
     g.nodes
         .iter_mut()
         .filter(|n| n.op == "MatMul")
-        .for_each(|n| n.op = "XlaCallModule".into());
+        .for_each(|n| n.op = "SparseTensorDenseMatMul".into());
     let err = tensorflow::lower(&g, None).unwrap_err().to_string();
     assert!(
-        err.contains("Erfinv") && err.contains("XlaCallModule"),
+        err.contains("Erfinv") && err.contains("SparseTensorDenseMatMul"),
         "{err}"
     );
     // Malformed archives are errors, not panics.

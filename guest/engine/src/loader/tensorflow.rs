@@ -181,6 +181,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Tile",
     "Transpose",
     "Unpack",
+    "XlaCallModule",
     "ZerosLike",
 ];
 
@@ -373,6 +374,9 @@ struct Lowering {
     pads: BTreeMap<TensorId, (usize, TensorId, [usize; 4])>,
     /// Nodes absorbed into another (removed by `finish`).
     dead: BTreeSet<usize>,
+    /// Subgraphs called by the entry (StableHLO modules of `XlaCallModule` nodes); subgraph
+    /// `k` here is `k + 1` in the final graph.
+    callees: Vec<Subgraph>,
     const_ids: BTreeMap<usize, TensorId>,
     /// Evaluating a constant subexpression: no folding, no fusion.
     folding: bool,
@@ -552,6 +556,7 @@ impl Lowering {
             fusable: BTreeMap::new(),
             pads: BTreeMap::new(),
             dead: BTreeSet::new(),
+            callees: Vec::new(),
             const_ids: BTreeMap::new(),
             folding,
         }
@@ -963,6 +968,7 @@ impl Lowering {
                 | "PlaceholderWithDefault"
                 | "EnsureShape"
                 | "CheckNumerics"
+                | "XlaCallModule"
         );
         if all_const && !self.folding && !native_const {
             return self.fold(node, inputs);
@@ -1702,8 +1708,127 @@ impl Lowering {
                 let dt = self.dtype(x);
                 one(self.emit(name, op, &[x], dt, shape)?)
             }
+            "XlaCallModule" => self.xla_call_module(node, inputs),
             other => Err(unsupported!("TensorFlow op {other} ({name:?})")),
         }
+    }
+
+    /// `XlaCallModule` (jax2tf, Keras 3 with the JAX backend): its StableHLO module goes through
+    /// the StableHLO front-end and becomes a called subgraph.
+    fn xla_call_module(&mut self, node: &tf::Node<'_>, inputs: &[Val]) -> Result<Vec<Val>> {
+        let name = node.name.as_str();
+        if self.folding {
+            return Err(unsupported!("XlaCallModule {name:?} on constants"));
+        }
+        if let Some(Attr::List(l)) = node.attr("platforms") {
+            if !l.s.is_empty() && !l.s.iter().any(|p| p.eq_ignore_ascii_case(b"cpu")) {
+                return Err(unsupported!("XlaCallModule {name:?} not lowered for CPU"));
+            }
+        }
+        if let Some(Attr::List(l)) = node.attr("dim_args_spec") {
+            if !l.s.is_empty() {
+                return Err(unsupported!(
+                    "XlaCallModule {name:?} with shape polymorphism"
+                ));
+            }
+        }
+        if attr_bool_or(node, "has_token_input_output", false) {
+            return Err(unsupported!("XlaCallModule {name:?} with tokens"));
+        }
+        let module = node.attr_bytes("module").map_err(tf_error)?;
+        let callee = super::stablehlo::load(module)?;
+        if !callee.resources.is_empty() {
+            return Err(unsupported!(
+                "XlaCallModule {name:?} with resource variables"
+            ));
+        }
+        // Append the callee's constants and subgraphs, renumbering their references.
+        let const_base = self.constants.len();
+        for c in &callee.constants {
+            let bytes = match c {
+                Constant::InSource { offset, len } => offset
+                    .checked_add(*len)
+                    .and_then(|end| callee.source.as_slice().get(*offset..end))
+                    .ok_or_else(|| invalid!("{name:?}: constant outside its module"))?,
+                Constant::Owned(b) => b.as_slice(),
+            };
+            let buf = AlignedBuf::copy_from(bytes)
+                .ok_or_else(|| Error::TooLarge(format!("constant of {name:?}")))?;
+            self.constants.push(Constant::Owned(buf));
+        }
+        let sub_base = self.callees.len() + 1;
+        let entry = sub_base + callee.entry;
+        for mut sg in callee.subgraphs {
+            for t in &mut sg.tensors {
+                if let TensorKind::Constant(c) = &mut t.kind {
+                    *c += const_base;
+                }
+            }
+            for n in &mut sg.nodes {
+                match &mut n.op {
+                    Op::Call { subgraph } => *subgraph += sub_base,
+                    Op::If {
+                        then_branch,
+                        else_branch,
+                    } => {
+                        *then_branch += sub_base;
+                        *else_branch += sub_base;
+                    }
+                    Op::While { cond, body } => {
+                        *cond += sub_base;
+                        *body += sub_base;
+                    }
+                    Op::CallOnce { init } => *init += sub_base,
+                    _ => {}
+                }
+            }
+            self.callees.push(sg);
+        }
+        let callee_sg = &self.callees[entry - 1];
+        if callee_sg.inputs.len() != inputs.len() {
+            return Err(invalid!(
+                "XlaCallModule {name:?}: module takes {} arguments, node has {}",
+                callee_sg.inputs.len(),
+                inputs.len()
+            ));
+        }
+        let params: Vec<(DType, Vec<usize>)> = callee_sg
+            .inputs
+            .iter()
+            .map(|&t| {
+                (
+                    callee_sg.tensors[t].dtype,
+                    callee_sg.tensors[t].shape.dims().to_vec(),
+                )
+            })
+            .collect();
+        let results: Vec<(DType, Vec<usize>)> = callee_sg
+            .outputs
+            .iter()
+            .map(|&t| {
+                (
+                    callee_sg.tensors[t].dtype,
+                    callee_sg.tensors[t].shape.dims().to_vec(),
+                )
+            })
+            .collect();
+        let mut ids = Vec::with_capacity(inputs.len());
+        for (i, (v, (dt, shape))) in inputs.iter().zip(&params).enumerate() {
+            if self.dtype(v) != *dt || self.dims(v) != *shape {
+                return Err(invalid!(
+                    "XlaCallModule {name:?}: argument {i} is {} {:?}, the module takes {dt} {shape:?}",
+                    self.dtype(v),
+                    self.dims(v)
+                ));
+            }
+            ids.push(Some(self.tensor(&format!("{name}/arg{i}"), v)?));
+        }
+        let mut outs = Vec::with_capacity(results.len());
+        for (k, (dt, shape)) in results.into_iter().enumerate() {
+            outs.push(self.activation(&format!("{name}:{k}"), dt, shape)?);
+        }
+        self.push(Op::Call { subgraph: entry }, ids, outs.clone());
+        Ok(outs.into_iter().map(Val::Tensor).collect())
     }
 
     fn concat(&mut self, name: &str, values: &[Val], axis: i64) -> Result<Val> {
@@ -2366,8 +2491,10 @@ pub fn lower(g: &tf::Graph<'_>, input_shapes: Option<&[Vec<usize>]>) -> Result<G
     }
     low.finish()?;
     low.sg.name = String::from("serving");
+    let mut subgraphs = vec![low.sg];
+    subgraphs.append(&mut low.callees);
     Ok(Graph {
-        subgraphs: vec![low.sg],
+        subgraphs,
         entry: 0,
         constants: low.constants,
         source: AlignedBuf::default(),

@@ -1,5 +1,6 @@
 //! Fuzzes the checkpoint path: the SSTable index, its entries and the data shard, and the tar
-//! archive reader. The first byte chooses what the rest replaces.
+//! archive reader. The first byte chooses what the rest replaces (0: the index, 1: the shard,
+//! 2: a tar archive, 3: the index of a sliced checkpoint).
 #![no_main]
 
 use cerebro_tensorflow::archive::{read_tar, saved_model_files};
@@ -8,9 +9,15 @@ use libfuzzer_sys::fuzz_target;
 
 const INDEX: &[u8] = include_bytes!("../../tests/data/k3cnn/variables/variables.index");
 const SHARD: &[u8] = include_bytes!("../../tests/data/k3cnn/variables/variables.data-00000-of-00001");
+const SLICED: [&[u8]; 4] = [
+    include_bytes!("../../tests/data/sharded/variables/variables.data-00000-of-00004"),
+    include_bytes!("../../tests/data/sharded/variables/variables.data-00001-of-00004"),
+    include_bytes!("../../tests/data/sharded/variables/variables.data-00002-of-00004"),
+    include_bytes!("../../tests/data/sharded/variables/variables.data-00003-of-00004"),
+];
 
-fn read_all(index: &[u8], shard: &[u8]) {
-    if let Ok(bundle) = Bundle::open(index, vec![shard]) {
+fn read_all(index: &[u8], shards: Vec<&[u8]>) {
+    if let Ok(bundle) = Bundle::open(index, shards) {
         let names: Vec<String> = bundle.entries().map(|(k, _)| k.to_string()).collect();
         for name in names {
             if let Ok(t) = bundle.tensor(&name) {
@@ -22,9 +29,11 @@ fn read_all(index: &[u8], shard: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
-    match mode % 3 {
-        0 => read_all(rest, SHARD),
-        1 => read_all(INDEX, rest),
+    match mode % 4 {
+        0 => read_all(rest, vec![SHARD]),
+        1 => read_all(INDEX, vec![rest]),
+        // An index of a checkpoint whose tensors are split into slices over 4 shards.
+        3 => read_all(rest, SLICED.to_vec()),
         _ => {
             if let Ok(files) = read_tar(rest) {
                 if let Ok(sm) = saved_model_files(&files) {

@@ -193,6 +193,23 @@ def sharded(out):
                         options=tf.saved_model.SaveOptions(experimental_sharding_callback=policy))
 
 
+def xla(out):
+    """jax2tf with native serialization: the compute is an XlaCallModule node carrying a
+    StableHLO module (MLIR bytecode); its weight comes from a tf.Variable."""
+    import jax.numpy as jnp
+    from jax.experimental import jax2tf
+
+    def f(x, w):
+        return jnp.tanh(x @ w) * 2.0 + jnp.max(x, axis=1, keepdims=True)
+
+    m = tf.Module()
+    m.w = tf.Variable(rng.standard_normal((4, 3)).astype(np.float32))
+    call = jax2tf.convert(f, with_gradient=False)
+    m.f = tf.function(lambda x: {"y": call(x, m.w)}, autograph=False,
+                      input_signature=[tf.TensorSpec([2, 4], tf.float32, name="x")])
+    tf.saved_model.save(m, out, signatures={"serving_default": m.f})
+
+
 def goldens(out_dir):
     """Inputs (batch 2 for unknown dims) and TensorFlow's outputs of every signature, in sorted
     signature-key order."""
@@ -211,7 +228,7 @@ def goldens(out_dir):
 
 
 for name, make in [("k3cnn", keras3_cnn), ("module", module), ("tfkeras", tf_keras_bn),
-                   ("tf1", tf1_graph), ("ops", ops), ("sharded", sharded)]:
+                   ("tf1", tf1_graph), ("ops", ops), ("sharded", sharded), ("xla", xla)]:
     out = os.path.join(HERE, name)
     shutil.rmtree(out, ignore_errors=True)
     make(out)

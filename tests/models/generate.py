@@ -1576,6 +1576,14 @@ def section_savedmodel(reg):
                         "moving stats), ReLU6, DepthwiseConv2D stride 2, ELU, 1x1 conv, AveragePooling, "
                         "MaxPooling, GlobalAveragePooling, Dense softmax")
 
+    # jax2tf: XlaCallModule (issue 6 hands it to the StableHLO path).
+    if reg.wanted("jax2tf_xla_call_module"):
+        r = named_rng("jax2tf_xla_call_module")
+        emit_savedmodel(reg, "jax2tf_xla_call_module", save_jax2tf,
+                        [[r.normal(0, 1, (2, 8)).astype(np.float32)] for _ in range(2)],
+                        "jax2tf.convert of a JAX MLP (tanh, softmax) saved as a SavedModel: one XlaCallModule op "
+                        "carrying the StableHLO portable artifact", graphdef=False)
+
     # A tf.Module using the rest of issue 6's op list (audio front-end style plus misc ops).
     if reg.wanted("tf_ops_mix") or reg.wanted("tf_ops_mix_frozen"):
         rng = named_rng("tf_ops_mix")
@@ -1586,6 +1594,28 @@ def section_savedmodel(reg):
                         "MirrorPad/Pad/Slice/StridedSlice, Pack/ConcatV2/Transpose, BatchMatMulV2, Select/"
                         "SelectV2/Equal/Greater/Less, Shape/Fill/Cast, Squeeze/ExpandDims, elementwise math, "
                         "pools and reductions")
+
+
+def save_jax2tf(path):
+    """A JAX function converted with jax2tf and saved: the graph holds an XlaCallModule op whose
+    `module` attribute is the StableHLO portable artifact (weights inside it as constants)."""
+    import jax
+    import jax.numpy as jnp
+    import tensorflow as tf
+    from jax.experimental import jax2tf
+
+    jax.config.update("jax_traceback_in_locations_limit", 0)
+    r = named_rng("jax2tf_xla_call_module_weights")
+    w1 = r.normal(0, 0.4, (8, 16)).astype(np.float32)
+    w2 = r.normal(0, 0.4, (16, 4)).astype(np.float32)
+
+    def f(x):
+        return jax.nn.softmax(jnp.tanh(x @ w1) @ w2)
+
+    m = tf.Module()
+    m.f = tf.function(jax2tf.convert(f, with_gradient=False), autograph=False,
+                      input_signature=[tf.TensorSpec([2, 8], tf.float32, name="x")])
+    tf.saved_model.save(m, path, signatures=m.f.get_concrete_function())
 
 
 def tf_keras_model(rng):

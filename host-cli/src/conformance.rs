@@ -100,7 +100,9 @@ fn run_case(lowered: Lowered) -> Outcome {
     for (i, check) in checks.iter().enumerate() {
         let out = |k: usize| model.output(check.outputs[k]);
         let result = match &check.kind {
-            CheckKind::EqConst(d, s, b) => out(0).map(|o| compare(o.dtype, o.shape, o.bytes, *d, s, b, None)),
+            CheckKind::EqConst(d, s, b) => {
+                out(0).map(|o| compare(o.dtype, o.shape, o.bytes, *d, s, b, None))
+            }
             CheckKind::AlmostEqConst(d, s, b, tol) => {
                 out(0).map(|o| compare(o.dtype, o.shape, o.bytes, *d, s, b, Some(*tol)))
             }
@@ -110,14 +112,18 @@ fn run_case(lowered: Lowered) -> Outcome {
                     _ => None,
                 };
                 match (out(0), out(1)) {
-                    (Ok(a), Ok(b)) => Ok(compare(a.dtype, a.shape, a.bytes, b.dtype, b.shape, b.bytes, tol)),
+                    (Ok(a), Ok(b)) => Ok(compare(
+                        a.dtype, a.shape, a.bytes, b.dtype, b.shape, b.bytes, tol,
+                    )),
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 }
             }
         };
         match result {
             Ok(None) => {}
-            Ok(Some(why)) => return Outcome::Fail(format!("check {} (line {}): {why}", i + 1, check.line)),
+            Ok(Some(why)) => {
+                return Outcome::Fail(format!("check {} (line {}): {why}", i + 1, check.line))
+            }
             Err(e) => return Outcome::Fail(e.to_string()),
         }
     }
@@ -144,7 +150,9 @@ fn compare(
     for (k, (x, y)) in gb.chunks_exact(w).zip(wb.chunks_exact(w)).enumerate() {
         let ok = match (tol, value(gd, x), value(gd, y)) {
             (Some(t), Some(a), Some(b)) => {
-                a == b || (a.is_nan() && b.is_nan()) || (a.is_finite() && b.is_finite() && (a - b).abs() <= t)
+                a == b
+                    || (a.is_nan() && b.is_nan())
+                    || (a.is_finite() && b.is_finite() && (a - b).abs() <= t)
             }
             _ => x == y,
         };

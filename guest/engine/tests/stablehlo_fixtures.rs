@@ -97,11 +97,20 @@ fn control_flow_and_indexing_match_jax() {
     let x = npy::read(dir.join("input0.npy")).unwrap();
     let idx = npy::read(dir.join("input1.npy")).unwrap();
     for file in ["ops.mlir", "ops.jax_exported"] {
-        let graph = load(&std::fs::read(dir.join(file)).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let graph =
+            load(&std::fs::read(dir.join(file)).unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
         let mut m = Model::new(graph).unwrap_or_else(|e| panic!("{file}: {e}"));
         let inputs = [
-            TensorData { dtype: engine_dtype(x.dtype), shape: &x.shape, bytes: &x.data },
-            TensorData { dtype: engine_dtype(idx.dtype), shape: &idx.shape, bytes: &idx.data },
+            TensorData {
+                dtype: engine_dtype(x.dtype),
+                shape: &x.shape,
+                bytes: &x.data,
+            },
+            TensorData {
+                dtype: engine_dtype(idx.dtype),
+                shape: &idx.shape,
+                bytes: &idx.data,
+            },
         ];
         m.run(&inputs).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(m.num_outputs(), 13);
@@ -113,7 +122,10 @@ fn control_flow_and_indexing_match_jax() {
             if got.dtype == DType::F32 {
                 let (g, w) = (f32s(got.bytes), f32s(&want.data));
                 let scale = w.iter().fold(1f32, |a, v| a.max(v.abs()));
-                let err = g.iter().zip(&w).fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+                let err = g
+                    .iter()
+                    .zip(&w)
+                    .fold(0f32, |a, (x, y)| a.max((x - y).abs()));
                 assert!(err <= 1e-5 * scale, "{file} output {k}: max |err| {err}");
             } else {
                 assert_eq!(got.bytes, want.data.as_slice(), "{file} output {k}");

@@ -659,7 +659,7 @@ impl<'m> Lowerer<'m> {
             }
             "check.expect_eq" => CheckKind::Eq,
             "check.expect_almost_eq" => CheckKind::AlmostEq(tolerance(op)),
-            other => return Err(Error::Unsupported(format!("{other}"))),
+            other => return Err(Error::Unsupported(other.to_string())),
         };
         let mut outputs = Vec::new();
         for v in &op.operands {

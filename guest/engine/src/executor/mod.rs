@@ -363,18 +363,26 @@ impl Model {
                     .flatten()
                     .ok_or_else(|| invalid!("ASSIGN_VARIABLE without a value"))?;
                 let info = &self.graph.subgraphs[sub].tensors[value];
-                let (dtype, shape) = (info.dtype, info.shape.0.clone());
+                let (dtype, shape) = (info.dtype, info.shape.dims());
                 let bytes = tensor_bytes_of(&self.plans, &self.arena, &self.graph, sub, value)?;
                 match &mut self.variables[id] {
+                    // Same size: reuse the storage (no allocation in steady state).
                     Some(v) if v.data.len() == bytes.len() => {
                         v.data.as_mut_slice().copy_from_slice(bytes);
                         v.dtype = dtype;
-                        v.shape = shape;
+                        if v.shape != shape {
+                            v.shape.clear();
+                            v.shape.extend_from_slice(shape);
+                        }
                     }
                     slot => {
                         let data = AlignedBuf::copy_from(bytes)
                             .ok_or_else(|| too_large!("variable of {} bytes", bytes.len()))?;
-                        *slot = Some(Variable { dtype, shape, data });
+                        *slot = Some(Variable {
+                            dtype,
+                            shape: shape.to_vec(),
+                            data,
+                        });
                     }
                 }
                 Ok(())

@@ -73,12 +73,13 @@ pub fn unary_f32(op: UnaryOp, x: f32) -> f32 {
         UnaryOp::ReluN1To1 => x.clamp(-1.0, 1.0),
         UnaryOp::Relu0To1 => x.clamp(0.0, 1.0),
         UnaryOp::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+        // TFLite gelu.cc forms (erfc avoids cancellation for large negative x).
         UnaryOp::Gelu { approximate: false } => {
-            0.5 * x * (1.0 + libm::erff(x * core::f32::consts::FRAC_1_SQRT_2))
+            0.5 * x * libm::erfcf(x * -core::f32::consts::FRAC_1_SQRT_2)
         }
         UnaryOp::Gelu { approximate: true } => {
             let c = 0.797_884_6_f32; // sqrt(2/pi)
-            0.5 * x * (1.0 + libm::tanhf(c * (x + 0.044715 * x * x * x)))
+            0.5 * x * (1.0 + libm::tanhf(c * x * (1.0 + 0.044715 * x * x)))
         }
         UnaryOp::Elu => {
             if x < 0.0 {

@@ -296,12 +296,16 @@ pub(super) fn prepare_unary(x: &TensorInfo, y: &TensorInfo, op: UnaryOp) -> Resu
             p.act_min = qmin.max(quant_bound(0.0));
             p.act_max = qmax.min(quant_bound(1.0));
         }
-        UnaryOp::Logistic | UnaryOp::Tanh | UnaryOp::HardSwish
+        UnaryOp::Logistic | UnaryOp::Tanh | UnaryOp::HardSwish | UnaryOp::Gelu { .. }
             if x.dtype == DType::I8 && y.dtype == DType::I8 =>
         {
             let lut = match op {
                 UnaryOp::Logistic => kops::logistic_lut_i8((si, zi), (so, zo)),
                 UnaryOp::Tanh => kops::tanh_lut_i8((si, zi), (so, zo)),
+                // TFLite gelu.cc: int8 GELU is a float lookup table over all 256 inputs.
+                UnaryOp::Gelu { approximate } => kops::lut_i8((si, zi), (so, zo), |v| {
+                    super::elementwise::unary_f32(UnaryOp::Gelu { approximate }, v)
+                }),
                 _ => hard_swish_table(si, zi, so, zo)?,
             };
             let mut t = [0u8; 256];

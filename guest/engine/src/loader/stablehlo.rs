@@ -564,6 +564,21 @@ impl<'m> Lowerer<'m> {
         }
         let outs = self.ops(&block.ops, entry)?;
         let mut outputs = self.fix_outputs(outs)?;
+        // Name results after JAX's `jax.result_info` ("result", "result[0]", ...) when given.
+        for (i, &t) in outputs.iter().enumerate() {
+            let info = f.result_attrs.get(i).and_then(|attrs| {
+                attrs
+                    .iter()
+                    .find(|a| a.name == "jax.result_info")
+                    .and_then(|a| match &a.value {
+                        Attr::String(s) if !s.is_empty() => Some(s.clone()),
+                        _ => None,
+                    })
+            });
+            if let Some(name) = info {
+                self.cur().sub.tensors[t].name = name;
+            }
+        }
         self.cur().sub.outputs.append(&mut outputs);
         Ok(())
     }

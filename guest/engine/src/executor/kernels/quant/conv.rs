@@ -703,8 +703,19 @@ mod tests {
     #[test]
     fn depthwise_i8_bit_exact() {
         let mut rng = Rng::new(37);
-        for case in 0..40 {
-            let Some(g) = random_geo(&mut rng, case, true) else {
+        // Wide rows so the 4-pixel interior path runs, plus channel tails.
+        let wide = [
+            ConvGeometry::new(1, (12, 16, 24), 24, (3, 3), (1, 1), (1, 1), Padding::Same),
+            ConvGeometry::new(2, (13, 17, 40), 40, (3, 3), (2, 2), (1, 1), Padding::Valid),
+            ConvGeometry::new(1, (9, 21, 19), 19, (5, 3), (1, 2), (2, 1), Padding::Same),
+        ];
+        for case in 0..43 {
+            let g = if case >= 40 {
+                wide[case - 40].clone().ok()
+            } else {
+                random_geo(&mut rng, case, true)
+            };
+            let Some(g) = g else {
                 continue;
             };
             let input = rng.vec_i8(g.input_len().unwrap());

@@ -182,7 +182,14 @@ pub(super) unsafe fn tile_rows(
                 let mut bytes = [0i8; NR];
                 bytes[..8].copy_from_slice(&narrow8(v0));
                 bytes[8..].copy_from_slice(&narrow8(v1));
-                out[r * n + j0..r * n + j0 + nr].copy_from_slice(&bytes[..nr]);
+                if nr == NR {
+                    let dst: &mut [i8; NR] = (&mut out[r * n + j0..r * n + j0 + NR])
+                        .try_into()
+                        .unwrap_or_else(|_| unreachable!());
+                    *dst = bytes;
+                } else {
+                    out[r * n + j0..r * n + j0 + nr].copy_from_slice(&bytes[..nr]);
+                }
             }
         }
     }
@@ -330,7 +337,56 @@ pub(super) unsafe fn depthwise_mult1_i8(
                     }
                 }
                 let taps_y = &taps_y[..ny];
-                for ox in 0..g.out_w {
+                let (ix_lo, ix_hi) = interior_x(g);
+                let mut ox = 0;
+                while ox < g.out_w {
+                    if ny == g.kernel_h && ox >= ix_lo && ox + 4 <= ix_hi {
+                        // Four interior pixels: each filter vector feeds four accumulators.
+                        let o = ((b * g.out_h + oy) * g.out_w + ox) * c;
+                        let mut c0 = 0;
+                        while c0 < c8 {
+                            let bv = _mm256_loadu_si256(match bias {
+                                Some(bb) => bb.as_ptr().add(c0).cast(),
+                                None => zero_bias.as_ptr().cast(),
+                            });
+                            let mut acc = [bv; 4];
+                            for &(ky, iy) in taps_y {
+                                let row = (b * g.in_h + iy) * g.in_w;
+                                for kx in 0..g.kernel_w {
+                                    let w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                        flt.add((ky * g.kernel_w + kx) * c + c0).cast(),
+                                    ));
+                                    let ix0 = ox * g.stride_w + kx * g.dilation_w - g.pad_left;
+                                    for (j, a) in acc.iter_mut().enumerate() {
+                                        let x = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                            inp.add((row + ix0 + j * g.stride_w) * c + c0).cast(),
+                                        ));
+                                        *a = _mm256_add_epi32(
+                                            *a,
+                                            _mm256_mullo_epi32(_mm256_add_epi32(x, in_off), w),
+                                        );
+                                    }
+                                }
+                            }
+                            let qc = requant_consts(q, c0, c);
+                            for (j, a) in acc.iter().enumerate() {
+                                let v = requant8(*a, qc, offset, lo, hi);
+                                let dst: &mut [i8; 8] = (&mut output
+                                    [o + j * c + c0..o + j * c + c0 + 8])
+                                    .try_into()
+                                    .unwrap_or_else(|_| unreachable!());
+                                *dst = narrow8(v);
+                            }
+                            c0 += 8;
+                        }
+                        if c8 < c {
+                            for j in 0..4 {
+                                dw_tail_i8(g, input, filter, bias, q, output, (b, oy, ox + j), c8);
+                            }
+                        }
+                        ox += 4;
+                        continue;
+                    }
                     let mut taps_x = [(0usize, 0usize); 16];
                     let mut nx = 0;
                     for kx in 0..g.kernel_w {
@@ -379,8 +435,50 @@ pub(super) unsafe fn depthwise_mult1_i8(
                         }
                         output[o + ch] = q.requantize(acc, ch);
                     }
+                    ox += 1;
                 }
             }
         }
+    }
+}
+
+/// Output columns whose every filter tap lies inside the input.
+fn interior_x(g: &super::super::conv::ConvGeometry) -> (usize, usize) {
+    let lo = g.pad_left.div_ceil(g.stride_w);
+    let span = (g.kernel_w - 1) * g.dilation_w;
+    let hi = if g.in_w + g.pad_left > span {
+        ((g.in_w - 1 + g.pad_left - span) / g.stride_w + 1).min(g.out_w)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// Channels `c8 ..` of one output pixel (checked scalar code).
+#[allow(clippy::too_many_arguments)]
+fn dw_tail_i8(
+    g: &super::super::conv::ConvGeometry,
+    input: &[i8],
+    filter: &[i8],
+    bias: Option<&[i32]>,
+    q: &QuantConvParams<'_>,
+    output: &mut [i8],
+    (b, oy, ox): (usize, usize, usize),
+    c8: usize,
+) {
+    let c = g.out_c;
+    let o = ((b * g.out_h + oy) * g.out_w + ox) * c;
+    for ch in c8..c {
+        let mut acc = bias.map_or(0, |bb| bb[ch]);
+        for ky in 0..g.kernel_h {
+            let Some(iy) = g.in_y(oy, ky) else { continue };
+            for kx in 0..g.kernel_w {
+                let Some(ix) = g.in_x(ox, kx) else { continue };
+                let x = input[((b * g.in_h + iy) * g.in_w + ix) * c + ch] as i32;
+                let w = filter[(ky * g.kernel_w + kx) * c + ch] as i32;
+                acc = acc.wrapping_add((x + q.input_offset) * w);
+            }
+        }
+        output[o + ch] = q.requantize(acc, ch);
     }
 }

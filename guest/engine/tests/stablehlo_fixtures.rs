@@ -43,11 +43,21 @@ fn jax_and_flax_fixtures_match_jax() {
         }
         let name = f["name"].as_str().unwrap();
         let model = std::fs::read(dir.join(f["model"].as_str().unwrap())).unwrap();
-        let graph = match f["params"].as_str() {
+        let loaded = match f["params"].as_str() {
             Some(p) => load_with_params(&model, &std::fs::read(dir.join(p)).unwrap()),
             None => load(&model),
-        }
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        };
+        // These need IR ops the engine does not have yet (sort, scatter, bitwise and shifts on
+        // integers); they must be refused as unsupported, and pass once they load.
+        let expected_unsupported =
+            name.starts_with("jax_indexing") || name.starts_with("jax_mixed_precision");
+        let graph = match loaded {
+            Err(cerebro_engine::Error::Unsupported(why)) if expected_unsupported => {
+                report.push(format!("{name}: unsupported ({why})"));
+                continue;
+            }
+            other => other.unwrap_or_else(|e| panic!("{name}: {e}")),
+        };
         let mut m = Model::new(graph).unwrap_or_else(|e| panic!("{name}: {e}"));
         let tol = f["tolerance"].as_f64().unwrap();
         for run in f["runs"].as_array().unwrap() {
@@ -70,6 +80,13 @@ fn jax_and_flax_fixtures_match_jax() {
                 let want = npy::read(dir.join(p.as_str().unwrap())).unwrap();
                 let got = m.output(k).unwrap();
                 assert_eq!(got.shape, want.shape.as_slice(), "{name} output {k}");
+                assert_eq!(got.dtype, engine_dtype(want.dtype), "{name} output {k}");
+                if got.dtype != DType::F32 {
+                    assert_eq!(got.bytes, want.data.as_slice(), "{name} output {k}");
+                    report.push(format!("{name}: {} output exact", got.dtype));
+                    checked += 1;
+                    continue;
+                }
                 let (g, w) = (f32s(got.bytes), f32s(&want.data));
                 let scale = w.iter().fold(1f32, |a, v| a.max(v.abs()));
                 let err = g
@@ -86,7 +103,7 @@ fn jax_and_flax_fixtures_match_jax() {
         }
     }
     println!("{}", report.join("\n"));
-    assert!(checked >= 30, "only {checked} outputs checked");
+    assert!(checked >= 36, "only {checked} outputs checked");
 }
 
 /// Control flow and indexing (tests/data/stablehlo/generate.py): argmax, cumsum, fori_loop,

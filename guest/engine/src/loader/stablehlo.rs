@@ -761,6 +761,7 @@ impl<'m> Lowerer<'m> {
                 self.simple(op, binary(BinaryOp::Pow))
             }
             "atan2" => self.simple(op, binary(BinaryOp::Atan2)),
+            "remainder" => self.remainder(op),
             "and" | "or" => {
                 let (d, _) = Self::result_type(op, 0)?;
                 if d != DType::Bool {
@@ -1068,6 +1069,48 @@ impl<'m> Lowerer<'m> {
             vec![out],
         );
         Ok(Some(()))
+    }
+
+    /// `remainder` takes the dividend's sign (C fmod); the IR's FloorMod takes the divisor's:
+    /// `r = m - b` where `m = floormod(a, b)` is non-zero and a, b differ in sign, else `m`.
+    fn remainder(&mut self, op: &HloOp) -> Result<()> {
+        let a = self.value(op.operands[0])?;
+        let b = self.value(op.operands[1])?;
+        let (d, s) = Self::result_type(op, 0)?;
+        if !matches!(d, DType::F32 | DType::I32 | DType::I64) {
+            return Err(Error::Unsupported(format!("remainder on {d}")));
+        }
+        let bin = |op| Op::Binary {
+            op,
+            activation: Activation::None,
+        };
+        let zero = self.constant(d, &[], &vec![0u8; d.size()])?;
+        let m = self.new_activation(d, &s);
+        self.node(bin(BinaryOp::FloorMod), vec![Some(a), Some(b)], vec![m]);
+        let flag = |this: &mut Self, c: CompareOp, x: TensorId, y: TensorId| {
+            let t = this.new_activation(DType::Bool, &s);
+            this.node(Op::Compare(c), vec![Some(x), Some(y)], vec![t]);
+            t
+        };
+        let a_neg = flag(self, CompareOp::Less, a, zero);
+        let b_neg = flag(self, CompareOp::Less, b, zero);
+        let m_nz = flag(self, CompareOp::NotEqual, m, zero);
+        let signs = flag(self, CompareOp::NotEqual, a_neg, b_neg);
+        let fix = self.new_activation(DType::Bool, &s);
+        self.node(
+            bin(BinaryOp::LogicalAnd),
+            vec![Some(m_nz), Some(signs)],
+            vec![fix],
+        );
+        let shifted = self.new_activation(d, &s);
+        self.node(bin(BinaryOp::Sub), vec![Some(m), Some(b)], vec![shifted]);
+        let out = self.result(op, 0)?;
+        self.node(
+            Op::Select,
+            vec![Some(fix), Some(shifted), Some(m)],
+            vec![out],
+        );
+        Ok(())
     }
 
     /// add/multiply/max/min on booleans are or/and.
@@ -1738,20 +1781,70 @@ impl<'m> Lowerer<'m> {
         Ok(())
     }
 
+    /// `if` → [`Op::If`]; `case` → a chain of them: index 0 → branch 0, 1 → branch 1, ...,
+    /// anything else (out of range included) → the last branch.
     fn if_(&mut self, op: &'m HloOp) -> Result<()> {
-        let (then_r, else_r) = match (op.name.as_str(), op.regions.as_slice()) {
-            ("stablehlo.if", [t, e]) => (t, e),
-            // case: index 0 → branch 0; anything else (including out of range) → the last.
-            ("stablehlo.case", [b0, b1]) => (b1, b0),
-            ("stablehlo.case", [only]) => (only, only),
-            _ => {
-                return Err(Error::Unsupported(
-                    "case with more than two branches".into(),
-                ))
-            }
+        let n = op.regions.len();
+        let valid = match op.name.as_str() {
+            "stablehlo.if" => n == 2,
+            _ => n >= 1,
         };
-        let (tid, tcap) = self.region(then_r, "if.then")?;
-        let (eid, ecap) = self.region(else_r, "if.else")?;
+        if !valid {
+            return Err(Error::Malformed(format!("{} with {n} regions", op.name)));
+        }
+        let mut outs = Vec::new();
+        for i in 0..op.results.len() {
+            outs.push(self.result(op, i)?);
+        }
+        self.branch_node(op, 0, outs)
+    }
+
+    /// Emit the `If` choosing between branch `k` and the rest of the chain, writing `outs`.
+    fn branch_node(&mut self, op: &'m HloOp, k: usize, outs: Vec<TensorId>) -> Result<()> {
+        let n = op.regions.len();
+        if n == 1 {
+            // A single-branch case always takes it: call it with a constant true condition.
+            let cond = self.constant(DType::Bool, &[], &[1])?;
+            let (tid, cap) = self.region(&op.regions[0], "case.only")?;
+            let mut ins = vec![Some(cond)];
+            for v in &cap {
+                ins.push(Some(self.value(*v)?));
+            }
+            self.node(
+                Op::If {
+                    then_branch: tid,
+                    else_branch: tid,
+                },
+                ins,
+                outs,
+            );
+            return Ok(());
+        }
+        let cond = if op.name == "stablehlo.if" {
+            self.value(op.operands[0])?
+        } else {
+            let idx = self.value(op.operands[0])?;
+            let (d, _) = self.info(idx);
+            let kb = match d {
+                DType::I32 => (k as i32).to_le_bytes().to_vec(),
+                DType::I64 => (k as i64).to_le_bytes().to_vec(),
+                other => return Err(Error::Unsupported(format!("case index of {other}"))),
+            };
+            let kc = self.constant(d, &[], &kb)?;
+            let c = self.new_activation(DType::Bool, &[]);
+            self.node(
+                Op::Compare(CompareOp::Equal),
+                vec![Some(idx), Some(kc)],
+                vec![c],
+            );
+            c
+        };
+        let (tid, tcap) = self.region(&op.regions[k], "if.then")?;
+        let (eid, ecap) = if k + 2 >= n {
+            self.region(&op.regions[n - 1], "if.else")?
+        } else {
+            self.chain_subgraph(op, k + 1)?
+        };
         let mut all = tcap.clone();
         for v in &ecap {
             if !all.contains(v) {
@@ -1760,13 +1853,9 @@ impl<'m> Lowerer<'m> {
         }
         self.align_captures(tid, 0, &tcap, &all)?;
         self.align_captures(eid, 0, &ecap, &all)?;
-        let mut ins = vec![Some(self.value(op.operands[0])?)];
+        let mut ins = vec![Some(cond)];
         for v in &all {
             ins.push(Some(self.value(*v)?));
-        }
-        let mut outs = Vec::new();
-        for i in 0..op.results.len() {
-            outs.push(self.result(op, i)?);
         }
         self.node(
             Op::If {
@@ -1777,6 +1866,37 @@ impl<'m> Lowerer<'m> {
             outs,
         );
         Ok(())
+    }
+
+    /// A subgraph holding the rest of a `case` chain from branch `k` on.
+    fn chain_subgraph(&mut self, op: &'m HloOp, k: usize) -> Result<(SubgraphId, Vec<ValueId>)> {
+        if self.stack.len() > MAX_NESTING {
+            return Err(Error::Unsupported("case with too many branches".into()));
+        }
+        self.stack.push(Sg {
+            sub: Subgraph {
+                name: format!("case.{k}"),
+                ..Subgraph::default()
+            },
+            values: BTreeMap::new(),
+            defs: BTreeMap::new(),
+            captures: Vec::new(),
+            can_capture: true,
+        });
+        let r = (|| -> Result<()> {
+            let mut outs = Vec::new();
+            for i in 0..op.results.len() {
+                let (d, s) = Self::result_type(op, i)?;
+                outs.push(self.new_activation(d, &s));
+            }
+            self.branch_node(op, k, outs.clone())?;
+            self.cur().sub.outputs = outs;
+            Ok(())
+        })();
+        let sg = self.stack.pop().expect("pushed above");
+        r?;
+        self.graph.subgraphs.push(sg.sub);
+        Ok((self.graph.subgraphs.len() - 1, sg.captures))
     }
 }
 

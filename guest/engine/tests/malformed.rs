@@ -413,7 +413,7 @@ fn bit_flips_never_panic() {
         "/../../tests/models/tflite/digits_mlp_int8/model.tflite"
     );
     let real = std::fs::read(path).expect("digits_mlp_int8 fixture");
-    let input = vec![0u8; 64];
+    let input = [0u8; 64];
     let mut accepted = 0;
     let mut rng = 0x9e3779b97f4a7c15u64;
     for i in 0..4000 {

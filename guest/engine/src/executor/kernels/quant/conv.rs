@@ -267,61 +267,29 @@ fn matmul_rows(
     if isa.checked() == Isa::Avx2Fma && vector_ok(q) && !w.panels.is_empty() {
         use super::gemm_i8_avx2::{tile_rows, MR};
         let kp = w.kp;
-        let (rows_buf, rest) = scratch.split_at_mut(MR * kp);
-        let panel = &mut rest[..MR * kp];
+        let rows_buf = &mut scratch[..MR * kp];
+        let off = q.input_offset as i16;
         let mut r0 = 0;
         while r0 < rows {
             let nr = MR.min(rows - r0);
-            if let (Some(a), true) = (matrix, nr == MR) {
-                // Rows straight from a row-major [rows, k] matrix into the pair panel.
-                let off = q.input_offset as i16;
-                let src: [&[i8]; MR] = core::array::from_fn(|i| &a[(r0 + i) * k..(r0 + i + 1) * k]);
-                for t in 0..k / 2 {
-                    let d = &mut panel[t * MR * 2..(t + 1) * MR * 2];
-                    for i in 0..MR {
-                        d[2 * i] = src[i][2 * t] as i16 + off;
-                        d[2 * i + 1] = src[i][2 * t + 1] as i16 + off;
-                    }
-                }
-                if k % 2 == 1 {
-                    let t = k / 2;
-                    for i in 0..MR {
-                        panel[(t * MR + i) * 2] = src[i][k - 1] as i16 + off;
-                        panel[(t * MR + i) * 2 + 1] = 0;
-                    }
-                }
-                // SAFETY: as below.
-                unsafe {
-                    tile_rows(
-                        kp,
-                        n,
-                        nr,
-                        panel,
-                        &w.panels,
-                        &w.bias,
-                        q,
-                        &mut output[r0 * n..(r0 + nr) * n],
-                    );
-                }
-                r0 += nr;
-                continue;
-            }
             for i in 0..MR {
                 let row = &mut rows_buf[i * kp..(i + 1) * kp];
                 if i < nr {
-                    fill(r0 + i, &mut row[..k]);
+                    match matrix {
+                        Some(a) => {
+                            let src = &a[(r0 + i) * k..(r0 + i + 1) * k];
+                            for (d, v) in row[..k].iter_mut().zip(src) {
+                                *d = *v as i16 + off;
+                            }
+                        }
+                        None => fill(r0 + i, &mut row[..k]),
+                    }
                     row[k..].fill(0);
                 } else {
                     row.fill(0);
                 }
             }
-            for t in 0..kp / 2 {
-                for i in 0..MR {
-                    panel[(t * MR + i) * 2] = rows_buf[i * kp + 2 * t];
-                    panel[(t * MR + i) * 2 + 1] = rows_buf[i * kp + 2 * t + 1];
-                }
-            }
-            // SAFETY: AVX2 verified by `checked`; panel holds kp/2*MR pairs, w.panels
+            // SAFETY: AVX2 verified by `checked`; rows_buf holds MR rows of kp i16, w.panels
             // ceil(n/16) panels of kp/2*32, w.bias n rounded up to 16, the output slice
             // nr*n bytes; `vector_ok` checked the multipliers.
             unsafe {
@@ -329,7 +297,7 @@ fn matmul_rows(
                     kp,
                     n,
                     nr,
-                    panel,
+                    rows_buf,
                     &w.panels,
                     &w.bias,
                     q,

@@ -20,6 +20,27 @@ struct Requant8 {
     mult: __m256i,
     left: __m256i,
     right: __m256i,
+    /// `(1 << right) - 1`.
+    mask: __m256i,
+    /// `mask >> 1`.
+    half: __m256i,
+}
+
+/// Builds [`Requant8`] with the rounding masks precomputed.
+#[inline(always)]
+unsafe fn make(mult: __m256i, left: __m256i, right: __m256i) -> Requant8 {
+    // SAFETY: register-only AVX2 intrinsics.
+    unsafe {
+        let one = _mm256_set1_epi32(1);
+        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
+        Requant8 {
+            mult,
+            left,
+            right,
+            mask,
+            half: _mm256_srli_epi32::<1>(mask),
+        }
+    }
 }
 
 /// `MultiplyByQuantizedMultiplier` on 8 lanes, `+ output_offset`, clamp.
@@ -40,13 +61,8 @@ unsafe fn requant8(x: __m256i, q: Requant8, offset: __m256i, lo: __m256i, hi: __
         let odd = _mm256_slli_epi64(_mm256_add_epi64(odd, nudge), 1);
         let h = _mm256_blend_epi32(even, odd, 0b1010_1010);
         // RoundingDivideByPOT(h, right).
-        let one = _mm256_set1_epi32(1);
-        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, q.right), one);
-        let remainder = _mm256_and_si256(h, mask);
-        let threshold = _mm256_sub_epi32(
-            _mm256_srli_epi32(mask, 1),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(), h),
-        );
+        let remainder = _mm256_and_si256(h, q.mask);
+        let threshold = _mm256_sub_epi32(q.half, _mm256_cmpgt_epi32(_mm256_setzero_si256(), h));
         let r = _mm256_srav_epi32(h, q.right);
         let r = _mm256_sub_epi32(r, _mm256_cmpgt_epi32(remainder, threshold));
         let r = _mm256_add_epi32(r, offset);
@@ -62,11 +78,11 @@ unsafe fn requant_consts(q: &QuantConvParams<'_>, c0: usize, n: usize) -> Requan
         let m = q.multipliers[0];
         // SAFETY: register-only AVX2 intrinsics.
         return unsafe {
-            Requant8 {
-                mult: _mm256_set1_epi32(m.multiplier),
-                left: _mm256_set1_epi32(m.shift.max(0)),
-                right: _mm256_set1_epi32((-m.shift).max(0)),
-            }
+            make(
+                _mm256_set1_epi32(m.multiplier),
+                _mm256_set1_epi32(m.shift.max(0)),
+                _mm256_set1_epi32((-m.shift).max(0)),
+            )
         };
     }
     if c0 + 8 <= q.multipliers.len() {
@@ -80,11 +96,11 @@ unsafe fn requant_consts(q: &QuantConvParams<'_>, c0: usize, n: usize) -> Requan
             let mult = _mm256_permute2x128_si256::<0x20>(v0, v1);
             let shift = _mm256_permute2x128_si256::<0x31>(v0, v1);
             let zero = _mm256_setzero_si256();
-            Requant8 {
+            make(
                 mult,
-                left: _mm256_max_epi32(shift, zero),
-                right: _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero),
-            }
+                _mm256_max_epi32(shift, zero),
+                _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero),
+            )
         };
     }
     let mut m = [0i32; 8];
@@ -103,11 +119,11 @@ unsafe fn requant_consts(q: &QuantConvParams<'_>, c0: usize, n: usize) -> Requan
     }
     // SAFETY: unaligned loads of three local 8-lane arrays.
     unsafe {
-        Requant8 {
-            mult: _mm256_loadu_si256(m.as_ptr().cast()),
-            left: _mm256_loadu_si256(l.as_ptr().cast()),
-            right: _mm256_loadu_si256(r.as_ptr().cast()),
-        }
+        make(
+            _mm256_loadu_si256(m.as_ptr().cast()),
+            _mm256_loadu_si256(l.as_ptr().cast()),
+            _mm256_loadu_si256(r.as_ptr().cast()),
+        )
     }
 }
 
@@ -129,7 +145,8 @@ unsafe fn narrow8(v: __m256i) -> [i8; 8] {
 /// panel (`kp/2` pairs × 6 rows, i32-interleaved) and the packed weight panels.
 ///
 /// # Safety
-/// AVX2 must be available. `a_panel` holds `kp/2 * MR` pairs (as `2 * kp/2 * MR` i16),
+/// AVX2 must be available. `a_panel` holds `MR` rows of `kp` i16 (row-major: pair `t` of
+/// row `r` is the i32 at i16 offset `r * kp + 2t`),
 /// `b_panels` holds `ceil(n/16)` panels of `kp/2 * 32` i16, `bias` holds `ceil(n/16)*16`
 /// values, `out` holds `rows * n` bytes, `q` has no multiplier equal to `i32::MIN`, its
 /// multipliers are 1 or `n` long and its shifts are within `-31..=31`.
@@ -164,12 +181,12 @@ pub(super) unsafe fn tile_rows(
             for _ in 0..pairs {
                 let b0 = _mm256_loadu_si256(b);
                 let b1 = _mm256_loadu_si256(b.add(1));
-                for row in acc.iter_mut() {
-                    let av = _mm256_set1_epi32(a.read_unaligned());
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let av = _mm256_set1_epi32(a.add(r * pairs).read_unaligned());
                     row[0] = _mm256_add_epi32(row[0], _mm256_madd_epi16(av, b0));
                     row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(av, b1));
-                    a = a.add(1);
                 }
+                a = a.add(1);
                 b = b.add(2);
             }
             let q0 = requant_consts(q, j0, n);
@@ -237,11 +254,11 @@ pub(super) unsafe fn requantize_row(
 unsafe fn uniform(m: super::QuantMultiplier) -> Requant8 {
     // SAFETY: register-only AVX2 intrinsics.
     unsafe {
-        Requant8 {
-            mult: _mm256_set1_epi32(m.multiplier),
-            left: _mm256_set1_epi32(m.shift.max(0)),
-            right: _mm256_set1_epi32((-m.shift).max(0)),
-        }
+        make(
+            _mm256_set1_epi32(m.multiplier),
+            _mm256_set1_epi32(m.shift.max(0)),
+            _mm256_set1_epi32((-m.shift).max(0)),
+        )
     }
 }
 

@@ -811,3 +811,25 @@ fn sse_in_ring0_is_reported_as_the_platform_handles_it() {
         other => panic!("expected KVM_EXIT_INTERNAL_ERROR or a #UD after the xorps, got {other:?}"),
     }
 }
+
+#[test]
+fn boots_with_ram_beyond_the_first_gib() {
+    if !require_kvm("boots_with_ram_beyond_the_first_gib") {
+        return;
+    }
+    // 1.5 GiB: the heap's top lies in the second page directory, which the guest touches at boot.
+    let mut config = test_config("", Duration::from_secs(30));
+    config.mem_mib = 1536;
+    let outcome = boot_with(config, KERNEL);
+    assert!(outcome.ready_at.is_some(), "{}", outcome.console);
+    assert!(
+        matches!(outcome.result, Ok(VmExit::Exited { status: 0 })),
+        "{:?}",
+        outcome.result
+    );
+    assert!(
+        outcome.console.contains("1536 MiB RAM"),
+        "{}",
+        outcome.console
+    );
+}

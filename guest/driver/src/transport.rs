@@ -32,14 +32,14 @@ impl MmioTransport {
 
 impl Transport for MmioTransport {
     fn read32(&self, offset: u64) -> u32 {
-        debug_assert!(offset < cerebro_spec::mmio::WINDOW_SIZE && offset % 4 == 0);
+        debug_assert!(offset < cerebro_spec::mmio::WINDOW_SIZE && offset.is_multiple_of(4));
         // SAFETY: `new`'s contract: the window is mapped; offsets are register offsets inside
         // the 4 KiB window, 4-byte aligned.
         unsafe { ptr::read_volatile(self.base.add(offset as usize) as *const u32) }
     }
 
     fn write32(&self, offset: u64, value: u32) {
-        debug_assert!(offset < cerebro_spec::mmio::WINDOW_SIZE && offset % 4 == 0);
+        debug_assert!(offset < cerebro_spec::mmio::WINDOW_SIZE && offset.is_multiple_of(4));
         // SAFETY: as in `read32`.
         unsafe { ptr::write_volatile(self.base.add(offset as usize) as *mut u32, value) }
     }
@@ -107,25 +107,25 @@ impl DmaRegion {
     }
 
     pub(crate) fn read_u16(&self, offset: usize) -> u16 {
-        assert!(offset + 2 <= self.len && offset % 2 == 0);
+        assert!(offset + 2 <= self.len && offset.is_multiple_of(2));
         // SAFETY: in range and aligned (asserted); volatile because the device writes it.
         unsafe { ptr::read_volatile(self.virt.add(offset) as *const u16) }
     }
 
     pub(crate) fn write_u16(&self, offset: usize, v: u16) {
-        assert!(offset + 2 <= self.len && offset % 2 == 0);
+        assert!(offset + 2 <= self.len && offset.is_multiple_of(2));
         // SAFETY: as in `read_u16`.
         unsafe { ptr::write_volatile(self.virt.add(offset) as *mut u16, v) }
     }
 
     pub(crate) fn read_u32(&self, offset: usize) -> u32 {
-        assert!(offset + 4 <= self.len && offset % 4 == 0);
+        assert!(offset + 4 <= self.len && offset.is_multiple_of(4));
         // SAFETY: as in `read_u16`.
         unsafe { ptr::read_volatile(self.virt.add(offset) as *const u32) }
     }
 
     pub(crate) fn write_u64(&self, offset: usize, v: u64) {
-        assert!(offset + 8 <= self.len && offset % 8 == 0);
+        assert!(offset + 8 <= self.len && offset.is_multiple_of(8));
         // SAFETY: as in `read_u16`.
         unsafe { ptr::write_volatile(self.virt.add(offset) as *mut u64, v) }
     }

@@ -1,7 +1,7 @@
 //! The device's chain handling with guest memory and queue state from the fuzzer (the Cloud
-//! Hypervisor way): the fuzzer picks queue sizes and ring addresses, fills guest memory
-//! (descriptor tables, rings, buffers), then drives a sequence of host submissions, doorbells,
-//! wait-register reads, register writes, memory writes and resets. The device must never
+//! Hypervisor way): the fuzzer picks queue sizes and ring addresses, writes descriptors,
+//! available-ring entries and raw bytes into guest memory, and interleaves that with host
+//! submissions, doorbells, wait-register reads, register writes and resets. The device must never
 //! panic or hang, and every submitted job must get at most one outcome.
 #![no_main]
 
@@ -58,7 +58,17 @@ fn read32(dev: &CerebroDevice, off: u64) -> u32 {
     u32::from_le_bytes(b)
 }
 
-fn init(dev: &CerebroDevice, inp: &mut Input<'_>) {
+/// Ring addresses and size of each queue as programmed by `init`.
+#[derive(Clone, Copy, Default)]
+struct Rings {
+    size: u16,
+    desc: u64,
+    avail: u64,
+    avail_idx: u16,
+}
+
+fn init(dev: &CerebroDevice, inp: &mut Input<'_>) -> [Rings; 3] {
+    let mut rings = [Rings::default(); 3];
     write32(dev, reg::STATUS, 0);
     write32(dev, reg::STATUS, status::ACKNOWLEDGE | status::DRIVER);
     let features = (1u64 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_CEREBRO_F_WAIT);
@@ -74,14 +84,26 @@ fn init(dev: &CerebroDevice, inp: &mut Input<'_>) {
         let sb = inp.byte();
         let size = if sb & 0x80 != 0 { u32::from(sb & 0x7f) } else { 1 << (sb % 9) };
         write32(dev, reg::QUEUE_NUM, size);
-        for r in [reg::QUEUE_DESC_LOW, reg::QUEUE_AVAIL_LOW, reg::QUEUE_USED_LOW] {
+        let mut addrs = [0u64; 3];
+        for (i, r) in [reg::QUEUE_DESC_LOW, reg::QUEUE_AVAIL_LOW, reg::QUEUE_USED_LOW]
+            .into_iter()
+            .enumerate()
+        {
             // Addresses in 16-byte steps over 0..0x20000 (which includes the hole).
-            write32(dev, r, u32::from(inp.u16() & 0x1fff) * 16);
+            addrs[i] = u64::from(inp.u16() & 0x1fff) * 16;
+            write32(dev, r, addrs[i] as u32);
             write32(dev, r + 4, 0);
         }
         write32(dev, reg::QUEUE_READY, 1);
+        rings[q as usize] = Rings {
+            size: size as u16,
+            desc: addrs[0],
+            avail: addrs[1],
+            avail_idx: 0,
+        };
     }
     write32(dev, reg::STATUS, s | status::DRIVER_OK);
+    rings
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -100,21 +122,15 @@ fuzz_target!(|data: &[u8]| {
     let dev = CerebroDevice::new(mem.clone(), config).expect("device");
     let handle = dev.handle();
     let mut inp = Input { data };
-    init(&dev, &mut inp);
-
-    // Guest memory image: up to 8 KiB at the start of each region.
-    for (base, _) in REGIONS {
-        let img = inp.bytes(0x2000).to_vec();
-        mem.write_slice(&img, GuestAddress(base)).expect("image");
-    }
+    let mut rings = init(&dev, &mut inp);
 
     let model: Arc<[u8]> = (0..3000u32).map(|i| i as u8).collect::<Vec<_>>().into();
     let mut tickets = Vec::new();
-    for _ in 0..64 {
+    for _ in 0..256 {
         if inp.data.is_empty() {
             break;
         }
-        match inp.byte() % 9 {
+        match inp.byte() % 11 {
             0 => {
                 let n = inp.u16() as usize % 5000;
                 if let Ok(t) = handle.submit(HostJob::Echo(vec![0x5a; n])) {
@@ -145,13 +161,40 @@ fuzz_target!(|data: &[u8]| {
                 write32(&dev, off, v);
             }
             5 => {
+                // Raw guest memory (e.g. message bytes in a buffer).
                 let region = REGIONS[(inp.byte() & 1) as usize].0;
                 let off = u64::from(inp.u16() & 0x7fff);
                 let n = inp.byte() as usize;
                 let bytes = inp.bytes(n).to_vec();
                 let _ = mem.write_slice(&bytes, GuestAddress(region + off));
             }
-            6 => init(&dev, &mut inp),
+            6 => rings = init(&dev, &mut inp),
+            9 => {
+                // A descriptor in queue q's table: index, buffer address, length, flags, next.
+                let r = rings[(inp.byte() % 3) as usize];
+                let index = u64::from(inp.byte()) % u64::from(r.size.max(1));
+                let addr = u64::from(inp.u16()) * 8;
+                let len = u32::from(inp.u16());
+                let flags = u16::from(inp.byte() & 7);
+                let next = u16::from(inp.byte());
+                let mut d = [0u8; 16];
+                d[..8].copy_from_slice(&addr.to_le_bytes());
+                d[8..12].copy_from_slice(&len.to_le_bytes());
+                d[12..14].copy_from_slice(&flags.to_le_bytes());
+                d[14..16].copy_from_slice(&next.to_le_bytes());
+                let _ = mem.write_slice(&d, GuestAddress(r.desc + 16 * index));
+            }
+            10 => {
+                // Make a head available on queue q (sometimes skipping the idx ahead).
+                let qi = (inp.byte() % 3) as usize;
+                let head = u16::from(inp.byte());
+                let r = &mut rings[qi];
+                let slot = u64::from(r.avail_idx % r.size.max(1));
+                let _ = mem.write_obj(head, GuestAddress(r.avail + 4 + 2 * slot));
+                let bump = if inp.byte() == 0xff { 300 } else { 1 };
+                r.avail_idx = r.avail_idx.wrapping_add(bump);
+                let _ = mem.write_obj(r.avail_idx, GuestAddress(r.avail + 2));
+            }
             7 => {
                 let dims = vec![u64::from(inp.byte() % 8), 2];
                 let data = vec![1u8; dims.iter().product::<u64>() as usize * 4];

@@ -4,16 +4,15 @@
 //! host shuts the device down.
 //!
 //! The engine plugs in through [`cerebro_guest_driver::JobHandler`]: [`handler`] picks the
-//! handler this kernel serves with. Until the engine lands it is the built-in one (echo,
-//! checksum, raw-model digest).
+//! handler this kernel serves with, `crate::engine_handler::EngineHandler` (the engine, with
+//! raw-model digest jobs passed to the driver's built-in handler).
 
 use alloc::alloc::{alloc_zeroed, Layout};
 use alloc::boxed::Box;
 use core::fmt;
 
 use cerebro_guest_driver::{
-    serve_one, BuiltinHandler, Driver, DriverError, DriverOptions, JobHandler, MmioTransport,
-    SharedPool, Transport,
+    serve_one, Driver, DriverError, DriverOptions, JobHandler, MmioTransport, SharedPool, Transport,
 };
 use cerebro_spec::DeviceConfig;
 
@@ -50,11 +49,13 @@ const OPTIONS: DriverOptions = DriverOptions {
     chunk_size: 1 << 20,
 };
 
-/// The handler jobs are served with.
-fn handler(config: &DeviceConfig) -> Box<dyn JobHandler> {
-    Box::new(BuiltinHandler::new(
+/// The handler jobs are served with: the engine (raw-format models go to the built-in digest
+/// handler), with the heap as its memory budget.
+fn handler(config: &DeviceConfig, heap_bytes: u64) -> Box<dyn JobHandler> {
+    Box::new(crate::engine_handler::EngineHandler::new(
         config.max_chunk_size.min(OPTIONS.chunk_size) as usize,
         config.max_model_size,
+        heap_bytes,
     ))
 }
 
@@ -75,8 +76,9 @@ fn probe(transport: &MmioTransport) -> Option<DeviceConfig> {
     DeviceConfig::from_bytes(&image).ok()
 }
 
-/// Serves jobs from the device at `window_base` until the host shuts it down (`Ok`).
-pub fn serve(window_base: u64) -> Result<(), ServeError> {
+/// Serves jobs from the device at `window_base` until the host shuts it down (`Ok`); models may
+/// use up to `heap_bytes` of private memory.
+pub fn serve(window_base: u64, heap_bytes: u64) -> Result<(), ServeError> {
     // SAFETY: the VMM maps the device window user-RW and uncached at `window_base`; the device
     // occupies its first 4 KiB; nothing else in the kernel touches it.
     let probe_transport = unsafe { MmioTransport::new(window_base as *mut u8) };
@@ -102,7 +104,7 @@ pub fn serve(window_base: u64) -> Result<(), ServeError> {
         config.max_result_size >> 10,
         config.max_chunk_size >> 10
     );
-    let mut handler = handler(&config);
+    let mut handler = handler(&config, heap_bytes);
     loop {
         match serve_one(&mut driver, handler.as_mut()) {
             Ok(_) => {}

@@ -15,6 +15,7 @@ mod boot;
 mod console;
 mod cpu;
 mod driver;
+mod engine_handler;
 mod heap;
 mod main_loop;
 mod mem;

@@ -11,7 +11,7 @@ use crate::{kprintln, ports};
 /// Serves work until the host ends the VM.
 pub fn run(env: &BootEnv) -> ! {
     match env.device_window {
-        Some((base, _size)) => match crate::driver::serve(base) {
+        Some((base, _size)) => match crate::driver::serve(base, env.heap_end - env.heap_start) {
             Ok(()) => {
                 kprintln!("cerebro: device shut down; exiting");
                 ports::exit(0)

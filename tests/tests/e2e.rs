@@ -1,0 +1,488 @@
+//! End to end through real enclaves: every fixture of the engine, JAX/Flax and SavedModel issues
+//! crosses virtio-cerebro into the guest, is parsed and run by the guest's engine and matches its
+//! golden (all runs of a fixture on one loaded model); bad requests get a clear error and the
+//! same enclave keeps serving; `cerebro-vmm` without `--native` runs the examples in the enclave.
+//!
+//! Without /dev/kvm these tests print a notice and pass, unless CEREBRO_REQUIRE_KVM=1 (CI), which
+//! makes them fail.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cerebro_npy as npy;
+use serde_json::Value;
+use support::*;
+use vmm::enclave::{DType, HostJob, JobError, ModelFormat, Status, Tensor};
+use vmm::{Enclave, EnclaveConfig, EnclaveError, ModelId};
+
+/// Fixtures that cannot go through the enclave, each with the reason (checked natively in cli.rs).
+const NOT_THROUGH_THE_ENCLAVE: &[(&str, &str)] = &[(
+    "tf_module_features",
+    "named SavedModel signature: the load job has no signature field",
+)];
+
+fn start(mem_mib: u64, max_model_size: u64) -> Enclave {
+    let mut config = EnclaveConfig::new(cerebro_guest_image::KERNEL);
+    config.mem_mib = mem_mib;
+    config.job_timeout = Duration::from_secs(120);
+    config.device.max_job_size = 8 << 20;
+    config.device.max_result_size = 8 << 20;
+    config.device.max_model_size = max_model_size;
+    Enclave::start(config).expect("start the enclave")
+}
+
+fn wire_dtype(d: npy::DType) -> DType {
+    match d {
+        npy::DType::F32 => DType::F32,
+        npy::DType::F16 => DType::F16,
+        npy::DType::I8 => DType::I8,
+        npy::DType::U8 => DType::U8,
+        npy::DType::I16 => DType::I16,
+        npy::DType::I32 => DType::I32,
+        npy::DType::I64 => DType::I64,
+        npy::DType::U32 => DType::U32,
+        npy::DType::Bool => DType::Bool,
+    }
+}
+
+fn npy_dtype(d: DType) -> npy::DType {
+    match d {
+        DType::F32 => npy::DType::F32,
+        DType::F16 => npy::DType::F16,
+        DType::I8 => npy::DType::I8,
+        DType::U8 => npy::DType::U8,
+        DType::I16 => npy::DType::I16,
+        DType::I32 => npy::DType::I32,
+        DType::I64 => npy::DType::I64,
+        DType::U32 => npy::DType::U32,
+        DType::Bool => npy::DType::Bool,
+        other => panic!("no .npy dtype for {other:?}"),
+    }
+}
+
+fn tensor(path: &Path) -> Tensor {
+    let a = npy::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Tensor {
+        dtype: wire_dtype(a.dtype),
+        dims: a.shape.iter().map(|&d| d as u64).collect(),
+        name: String::new(),
+        data: a.data,
+    }
+}
+
+fn array(t: &Tensor) -> npy::Array {
+    npy::Array::new(
+        npy_dtype(t.dtype),
+        t.dims.iter().map(|&d| d as usize).collect(),
+        t.data.clone(),
+    )
+    .expect("consistent tensor")
+}
+
+/// The bytes and format hint the host sends for a fixture (SavedModel directories as tar,
+/// Flax models as model + params container).
+fn model_payload(f: &Fixture) -> (Vec<u8>, ModelFormat) {
+    if f.model.is_dir() {
+        let mut files = Vec::new();
+        collect(&f.model, &f.model, &mut files);
+        files.sort();
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        return (
+            cerebro_tensorflow::archive::write_tar(&refs).expect("tar"),
+            ModelFormat::SAVED_MODEL,
+        );
+    }
+    let bytes = std::fs::read(&f.model).expect("model file");
+    match &f.params {
+        Some(p) => {
+            let params = std::fs::read(p).expect("params");
+            let mut blob = b"CRBFLAX1".to_vec();
+            blob.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            blob.extend_from_slice(&(params.len() as u64).to_le_bytes());
+            blob.extend_from_slice(&bytes);
+            blob.extend_from_slice(&params);
+            (blob, ModelFormat::FLAX)
+        }
+        // The format is detected in the guest from the content.
+        None => (bytes, ModelFormat::AUTO),
+    }
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect(root, &p, out);
+        } else {
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            out.push((rel, std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+/// Loads through `submit` to see the guest's status and detail (the signature on success).
+fn load(
+    enclave: &Enclave,
+    id: u64,
+    bytes: Vec<u8>,
+    format: ModelFormat,
+) -> Result<String, (Status, String)> {
+    let bytes: Arc<[u8]> = bytes.into();
+    let ticket = enclave
+        .submit(HostJob::LoadModel {
+            model_id: id,
+            format,
+            bytes,
+            digest: None,
+        })
+        .expect("submit load");
+    let reply = ticket
+        .wait_timeout(Duration::from_secs(120))
+        .expect("load reply");
+    if reply.status == Status::Ok {
+        Ok(reply.detail)
+    } else {
+        Err((reply.status, reply.detail))
+    }
+}
+
+#[test]
+fn every_fixture_in_the_enclave_matches_its_golden() {
+    if !kvm_available() {
+        return;
+    }
+    let enclave = start(1536, 400 << 20);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (i, f) in fixtures().iter().enumerate() {
+        if let Some((_, why)) = NOT_THROUGH_THE_ENCLAVE.iter().find(|(n, _)| *n == f.name) {
+            eprintln!("not through the enclave: {} ({why})", f.name);
+            continue;
+        }
+        let id = 1000 + i as u64;
+        let (bytes, format) = model_payload(f);
+        let loaded = load(&enclave, id, bytes, format);
+        if !WORKING_FORMATS.contains(&f.format.as_str()) {
+            if loaded.is_ok() {
+                failures.push(format!(
+                    "{}: format {} loads in the enclave: add it to WORKING_FORMATS",
+                    f.name, f.format
+                ));
+            }
+            continue;
+        }
+        if f.compare == "error" {
+            match loaded {
+                Err((Status::BadModel, detail)) if !detail.is_empty() && !detail.contains('\n') => {
+                    checked += 1
+                }
+                other => failures.push(format!(
+                    "{}: should be refused as BadModel with a one-line detail, got {other:?}",
+                    f.name
+                )),
+            }
+            continue;
+        }
+        if let Err((status, detail)) = loaded {
+            failures.push(format!("{}: load failed: {status:?}: {detail}", f.name));
+            continue;
+        }
+        for (r, run) in f.runs.iter().enumerate() {
+            let inputs = run.inputs.iter().map(|p| tensor(p)).collect();
+            match enclave.run(ModelId(id), inputs) {
+                Ok(outputs) => {
+                    if outputs.len() != run.outputs.len() {
+                        failures.push(format!(
+                            "{} run {r}: {} outputs, golden has {}",
+                            f.name,
+                            outputs.len(),
+                            run.outputs.len()
+                        ));
+                        continue;
+                    }
+                    for (o, (got, golden)) in outputs.iter().zip(&run.outputs).enumerate() {
+                        let want = npy::read(golden).expect("golden");
+                        if let Err(e) = compare(&array(got), &want, &f.compare, f.tolerance) {
+                            failures.push(format!("{} run {r} output {o}: {e}", f.name));
+                        }
+                    }
+                }
+                Err(e) => failures.push(format!("{} run {r}: {e}", f.name)),
+            }
+        }
+        enclave
+            .unload(ModelId(id))
+            .unwrap_or_else(|e| panic!("unload {}: {e}", f.name));
+        checked += 1;
+    }
+    eprintln!("checked {checked} fixtures in the enclave");
+    assert!(
+        failures.is_empty(),
+        "{} failures in the enclave:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 100);
+}
+
+fn digits_golden() -> (Vec<u8>, Tensor, npy::Array) {
+    let dir = models_dir().join("tflite/digits_mlp_f32");
+    let model = std::fs::read(dir.join("model.tflite")).unwrap();
+    (
+        model,
+        tensor(&dir.join("run0_input0.npy")),
+        npy::read(dir.join("run0_output0.npy")).unwrap(),
+    )
+}
+
+/// The good model still gives the golden answer.
+fn still_serves(enclave: &Enclave, id: ModelId, input: &Tensor, golden: &npy::Array, after: &str) {
+    let out = enclave
+        .run(id, vec![input.clone()])
+        .unwrap_or_else(|e| panic!("after {after}: good run failed: {e}"));
+    compare(&array(&out[0]), golden, "close", 1e-4)
+        .unwrap_or_else(|e| panic!("after {after}: {e}"));
+}
+
+fn expect_guest(result: Result<Vec<Tensor>, EnclaveError>, status: Status, what: &str) -> String {
+    match result {
+        Err(EnclaveError::Guest { status: s, detail }) if s == status => {
+            assert!(
+                !detail.is_empty() && !detail.contains('\n'),
+                "{what}: detail {detail:?}"
+            );
+            detail
+        }
+        other => panic!("{what}: expected guest status {status:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_requests_leave_the_enclave_serving() {
+    if !kvm_available() {
+        return;
+    }
+    // 128 MiB of guest memory; the host offers models up to 1 GiB so the guest's own limit is hit.
+    let enclave = start(128, 1 << 30);
+    let (model, input, golden) = digits_golden();
+    load(&enclave, 1, model.clone(), ModelFormat::TFLITE).expect("good model loads");
+    let good = ModelId(1);
+    still_serves(&enclave, good, &input, &golden, "start");
+
+    // Malformed model: a TFLite file cut short.
+    let (status, detail) = load(
+        &enclave,
+        2,
+        model[..model.len() / 3].to_vec(),
+        ModelFormat::AUTO,
+    )
+    .unwrap_err();
+    assert_eq!(status, Status::BadModel, "{detail}");
+    still_serves(&enclave, good, &input, &golden, "malformed model");
+
+    // Unknown format.
+    let (status, detail) = load(
+        &enclave,
+        3,
+        b"\x01\x02 not a model at all \xfe\xff".to_vec(),
+        ModelFormat::AUTO,
+    )
+    .unwrap_err();
+    assert_eq!(status, Status::BadModel, "{detail}");
+    assert!(detail.contains("unknown model format"), "{detail}");
+    still_serves(&enclave, good, &input, &golden, "unknown format");
+
+    // A format code the guest does not know.
+    let (status, _) = load(&enclave, 4, model.clone(), ModelFormat(99)).unwrap_err();
+    assert_eq!(status, Status::Unsupported);
+    still_serves(&enclave, good, &input, &golden, "unsupported format");
+
+    // Wrong input shape, wrong dtype, missing input, an extra input, an unknown model.
+    let mut wrong_shape = input.clone();
+    wrong_shape.dims = vec![1, 32];
+    wrong_shape.data.truncate(32 * 4);
+    let d = expect_guest(
+        enclave.run(good, vec![wrong_shape]),
+        Status::BadInput,
+        "wrong shape",
+    );
+    assert!(
+        d.contains("[1, 32]") || d.contains("1x32") || d.contains("32"),
+        "{d}"
+    );
+    still_serves(&enclave, good, &input, &golden, "wrong shape");
+    let mut wrong_dtype = input.clone();
+    wrong_dtype.dtype = DType::I32;
+    expect_guest(
+        enclave.run(good, vec![wrong_dtype]),
+        Status::BadInput,
+        "wrong dtype",
+    );
+    still_serves(&enclave, good, &input, &golden, "wrong dtype");
+    expect_guest(enclave.run(good, vec![]), Status::BadInput, "missing input");
+    still_serves(&enclave, good, &input, &golden, "missing input");
+    expect_guest(
+        enclave.run(good, vec![input.clone(), input.clone()]),
+        Status::BadInput,
+        "extra input",
+    );
+    still_serves(&enclave, good, &input, &golden, "extra input");
+    expect_guest(
+        enclave.run(ModelId(77), vec![input.clone()]),
+        Status::UnknownModel,
+        "unknown model",
+    );
+    still_serves(&enclave, good, &input, &golden, "unknown model");
+
+    // A model over the guest's memory limit: refused before its bytes are pulled.
+    let mut huge = vec![0u8; 96 << 20];
+    huge[4..8].copy_from_slice(b"TFL3");
+    let (status, detail) = load(&enclave, 5, huge, ModelFormat::AUTO).unwrap_err();
+    assert!(
+        matches!(status, Status::OutOfMemory | Status::TooLarge),
+        "{status:?}: {detail}"
+    );
+    still_serves(
+        &enclave,
+        good,
+        &input,
+        &golden,
+        "model over the memory limit",
+    );
+
+    // The same id twice is refused; unload then works and the id is gone.
+    let (status, _) = load(&enclave, 1, model.clone(), ModelFormat::TFLITE).unwrap_err();
+    assert_eq!(status, Status::Busy);
+    still_serves(&enclave, good, &input, &golden, "duplicate id");
+    enclave.unload(good).expect("unload");
+    expect_guest(
+        enclave.run(good, vec![input.clone()]),
+        Status::UnknownModel,
+        "after unload",
+    );
+    load(&enclave, 6, model, ModelFormat::TFLITE).expect("reload");
+    still_serves(&enclave, ModelId(6), &input, &golden, "reload");
+}
+
+#[test]
+fn host_refuses_a_model_over_the_device_limit() {
+    if !kvm_available() {
+        return;
+    }
+    let enclave = start(64, 1 << 20);
+    let (model, input, golden) = digits_golden();
+    let mut big = vec![0u8; 2 << 20];
+    big[4..8].copy_from_slice(b"TFL3");
+    match enclave.load_model(big, ModelFormat::AUTO) {
+        Err(EnclaveError::Job(JobError::ModelTooLarge { .. })) => {}
+        other => panic!("expected ModelTooLarge, got {other:?}"),
+    }
+    let id = enclave
+        .load_model(model, ModelFormat::AUTO)
+        .expect("good model after an oversized one");
+    still_serves(&enclave, id, &input, &golden, "oversized model");
+}
+
+fn example(name: &str) -> String {
+    format!("examples/digits/{name}")
+}
+
+/// `cerebro-vmm` (default: the enclave) on every format of the shipped example predicts the
+/// right digit; bad input keeps its exit codes in enclave mode.
+#[test]
+fn cli_runs_every_example_format_in_the_enclave() {
+    if !kvm_available() {
+        return;
+    }
+    let cases: &[(&[&str], &str, u64)] = &[
+        (
+            &["--model", "examples/digits/model.tflite"],
+            "digit_3.npy",
+            3,
+        ),
+        (
+            &["--model", "examples/digits/model_int8.tflite"],
+            "digit_5.npy",
+            5,
+        ),
+        (
+            &["--model", "examples/digits/saved_model"],
+            "digit_7.npy",
+            7,
+        ),
+        (
+            &["--model", "examples/digits/model.jax_exported"],
+            "digit_9.npy",
+            9,
+        ),
+        (&["--model", "examples/digits/model.mlir"], "digit_0.npy", 0),
+        (
+            &[
+                "--model",
+                "examples/digits/flax_apply.jax_exported",
+                "--params",
+                "examples/digits/flax_variables.msgpack",
+            ],
+            "digit_3.npy",
+            3,
+        ),
+    ];
+    for (model_args, input, digit) in cases {
+        let mut args: Vec<String> = model_args.iter().map(|s| s.to_string()).collect();
+        args.extend([
+            "--input".into(),
+            example(input),
+            "--json".into(),
+            "--mem".into(),
+            "256".into(),
+        ]);
+        let o = run_cli(&args);
+        assert!(o.status.success(), "{model_args:?}: {}", stderr(&o));
+        let doc: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        assert_eq!(doc["backend"], "enclave");
+        assert_eq!(
+            doc["outputs"][0]["top5"][0][0]["class"], *digit,
+            "{model_args:?}: {doc}"
+        );
+    }
+    let scratch = scratch_dir("enclave-bad");
+    let wrong = scratch.join("wrong.npy");
+    npy::write(
+        &wrong,
+        &npy::Array::from_f32(vec![1, 64], &[0.5; 64]).unwrap(),
+    )
+    .unwrap();
+    let o = run_cli([
+        "--model",
+        &example("model.tflite"),
+        "--input",
+        &wrong.display().to_string(),
+    ]);
+    assert_one_line_error(&o, 4, &["f32[1,8,8,1]"]);
+    let truncated = scratch.join("cut.tflite");
+    let bytes = std::fs::read(repo_root().join(example("model.tflite"))).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run_cli([
+        "--model",
+        &truncated.display().to_string(),
+        "--input",
+        &example("digit_3.npy"),
+    ]);
+    assert_one_line_error(&o, 3, &["enclave status"]);
+    let mobilenet = models_dir().join("tflite/mobilenet_v2_f32/model.tflite");
+    let o = run_cli([
+        "--mem",
+        "32",
+        "--model",
+        &mobilenet.display().to_string(),
+        "--input",
+        &example("digit_3.npy"),
+    ]);
+    assert_one_line_error(&o, 3, &["memory limit"]);
+}

@@ -24,6 +24,10 @@ use crate::ir::{
     TensorInfo, TensorKind, UnaryOp,
 };
 
+/// A splat constant (one value written for a whole tensor) may expand to at most this many
+/// bytes: a few bytes of model must not turn into gigabytes of guest memory.
+const MAX_SPLAT_BYTES: usize = 256 << 20;
+
 /// Regions and calls nested deeper than this are refused.
 const MAX_NESTING: usize = 32;
 
@@ -274,7 +278,12 @@ fn dense_bytes(e: &ast::DenseElements) -> Result<(DType, Vec<usize>, Vec<u8>)> {
     let data = if e.splat {
         let total = n
             .checked_mul(w)
-            .ok_or_else(|| Error::TooLarge("constant".into()))?;
+            .filter(|t| *t <= MAX_SPLAT_BYTES)
+            .ok_or_else(|| {
+                Error::TooLarge(format!(
+                    "splat constant of {n} elements expands past 256 MiB"
+                ))
+            })?;
         let mut v = Vec::new();
         v.try_reserve_exact(total)
             .map_err(|_| Error::TooLarge("constant".into()))?;
@@ -321,6 +330,45 @@ fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) ->
         }
     }
     Ok(out)
+}
+
+/// Operand and result counts the lowering indexes into, checked before it does (the AST comes
+/// from untrusted input and generic op syntax allows any count).
+fn check_arity(base: &str, op: &HloOp) -> Result<()> {
+    let (operands, exact) = match base {
+        "constant" | "iota" => (0, true),
+        "abs" | "negate" | "exponential" | "log" | "sqrt" | "rsqrt" | "tanh" | "logistic"
+        | "floor" | "ceil" | "round_nearest_even" | "sine" | "cosine" | "sign" | "not"
+        | "convert" | "reshape" | "transpose" | "broadcast_in_dim" | "slice" | "reverse"
+        | "is_finite" => (1, true),
+        "add" | "subtract" | "multiply" | "divide" | "maximum" | "minimum" | "power" | "atan2"
+        | "and" | "or" | "compare" | "remainder" | "dot_general" | "dot" | "convolution"
+        | "gather" | "pad" => (2, true),
+        "select" | "clamp" => (3, true),
+        "reduce" | "reduce_window" => (2, false),
+        "dynamic_slice" | "if" | "case" | "concatenate" => (1, false),
+        "while" | "func.call" | "composite" | "optimization_barrier" => (0, false),
+        // Ops without a lowering are refused by name later.
+        _ => return Ok(()),
+    };
+    let ok = if exact {
+        op.operands.len() == operands
+    } else {
+        op.operands.len() >= operands
+    };
+    let needs_result = !matches!(
+        base,
+        "while" | "if" | "case" | "func.call" | "composite" | "optimization_barrier"
+    );
+    if !ok || (needs_result && op.results.is_empty()) || op.results.len() != op.result_types.len() {
+        return Err(Error::Invalid(format!(
+            "{} with {} operands and {} results",
+            op.name,
+            op.operands.len(),
+            op.results.len()
+        )));
+    }
+    Ok(())
 }
 
 /// One subgraph being built.
@@ -732,6 +780,7 @@ impl<'m> Lowerer<'m> {
 
     fn op(&mut self, op: &'m HloOp) -> Result<()> {
         let base = op.name.strip_prefix("stablehlo.").unwrap_or(&op.name);
+        check_arity(base, op)?;
         let unary = |u: UnaryOp| Op::Unary(u);
         let binary = |b: BinaryOp| Op::Binary {
             op: b,
@@ -1404,6 +1453,7 @@ impl<'m> Lowerer<'m> {
             && pad[6] == 0
             && pad[7] == 0
             && pad.iter().all(|v| *v >= 0)
+            && win.iter().chain(&strides).all(|v| *v >= 1)
         {
             let u = |v: i64| v as usize;
             let attrs = |kind| Pool2dAttrs {
@@ -1491,7 +1541,12 @@ impl<'m> Lowerer<'m> {
         let strides = get("window_strides").unwrap_or_else(|| vec![1, 1]);
         let dil = get("rhs_dilation").unwrap_or_else(|| vec![1, 1]);
         let pad = get("padding").unwrap_or_else(|| vec![0; 4]);
-        if strides.len() != 2 || dil.len() != 2 || pad.len() != 4 || pad.iter().any(|v| *v < 0) {
+        if strides.len() != 2
+            || dil.len() != 2
+            || pad.len() != 4
+            || pad.iter().any(|v| *v < 0)
+            || strides.iter().chain(&dil).any(|v| *v < 1)
+        {
             return Err(Error::Unsupported("convolution window".into()));
         }
         let x = self.value(op.operands[0])?;

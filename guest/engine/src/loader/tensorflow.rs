@@ -185,6 +185,18 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ZerosLike",
 ];
 
+/// Most bytes one constant computed at load time may take (Fill, folded subexpressions).
+pub const MAX_FOLDED_BYTES: usize = 1 << 28;
+
+fn check_folded(bytes: usize, what: &str) -> Result<()> {
+    if bytes > MAX_FOLDED_BYTES {
+        return Err(Error::TooLarge(format!(
+            "{what}: a {bytes}-byte constant computed at load (limit {MAX_FOLDED_BYTES})"
+        )));
+    }
+    Ok(())
+}
+
 /// A constant known at load time.
 #[derive(Debug, Clone)]
 struct HostTensor {
@@ -891,6 +903,13 @@ impl Lowering {
             }
         }
         if !run.is_empty() {
+            let mut total = 0usize;
+            for t in &sub.sg.tensors {
+                if matches!(t.kind, TensorKind::Activation) {
+                    total = total.saturating_add(t.byte_len()?);
+                }
+            }
+            check_folded(total, &node.name)?;
             sub.finish()?;
             sub.sg.outputs = run.iter().map(|(_, id)| *id).collect();
             sub.sg.name = format!("fold {}", node.name);
@@ -1332,6 +1351,7 @@ impl Lowering {
                     HostTensor::from_ints(DType::I64, vec![], &[(node.op == "OnesLike") as i64])
                         .cast(self.dtype(x))?;
                 let n: usize = self.dims(x).iter().product();
+                check_folded(n.saturating_mul(t.dtype.size()), name)?;
                 let bytes = t.bytes.repeat(n);
                 one(Val::Const(Rc::new(HostTensor {
                     dtype: t.dtype,
@@ -1349,7 +1369,7 @@ impl Lowering {
                 match v {
                     Val::Const(t) if t.len() == 1 => {
                         let n = Shape(shape.clone()).num_elements()?;
-                        Shape(shape.clone()).byte_len(t.dtype.size())?;
+                        check_folded(Shape(shape.clone()).byte_len(t.dtype.size())?, name)?;
                         one(Val::Const(Rc::new(HostTensor {
                             dtype: t.dtype,
                             shape,

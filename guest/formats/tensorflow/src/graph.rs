@@ -22,6 +22,11 @@ use crate::tensor::{DType, PartialShape, Tensor};
 pub const MAX_NODES: usize = 1 << 20;
 /// Deepest function-call nesting accepted.
 pub const MAX_CALL_DEPTH: usize = 64;
+/// Most bytes of node names an expansion may create (inlining repeats call-path prefixes).
+pub const MAX_NAME_BYTES: usize = 1 << 28;
+/// Most bytes of attributes and constants the extracted graph may hold (inlining copies a
+/// function body per call; a constant splatted from one value can be large).
+pub const MAX_GRAPH_BYTES: usize = 1 << 31;
 
 /// One output of one node of a [`Graph`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -207,6 +212,7 @@ struct Expander<'g> {
     by_name: BTreeMap<&'g str, &'g NodeDef>,
     nodes: Vec<RawNode<'g>>,
     top_ids: BTreeMap<&'g str, usize>,
+    name_bytes: usize,
 }
 
 /// A parsed node input string.
@@ -292,6 +298,7 @@ impl<'g> Expander<'g> {
             by_name,
             nodes: Vec::new(),
             top_ids: BTreeMap::new(),
+            name_bytes: 0,
         })
     }
 
@@ -301,6 +308,11 @@ impl<'g> Expander<'g> {
                 "more than {MAX_NODES} nodes after inlining functions"
             )));
         }
+        self.name_bytes = self
+            .name_bytes
+            .checked_add(node.name.len())
+            .filter(|&n| n <= MAX_NAME_BYTES)
+            .ok_or_else(|| Error::Limit("node names after inlining are too long".into()))?;
         self.nodes.push(node);
         Ok(self.nodes.len() - 1)
     }
@@ -788,6 +800,15 @@ impl<'g> Expanded<'g> {
             })
         };
         let mut nodes = Vec::with_capacity(order.len());
+        let mut budget = MAX_GRAPH_BYTES;
+        let mut charge = |bytes: usize| -> Result<()> {
+            budget = budget.checked_sub(bytes).ok_or_else(|| {
+                Error::Limit(format!(
+                    "attributes and constants of the graph exceed {MAX_GRAPH_BYTES} bytes"
+                ))
+            })?;
+            Ok(())
+        };
         for &id in &order {
             let raw = &exp.nodes[id];
             let def = raw
@@ -803,6 +824,7 @@ impl<'g> Expanded<'g> {
             for r in &raw.inputs {
                 node_inputs.push(remap(&exp, *r)?);
             }
+            charge(prost::Message::encoded_len(def))?;
             let mut node = Node {
                 name: raw.name.clone(),
                 op: def.op.clone(),
@@ -819,7 +841,11 @@ impl<'g> Expanded<'g> {
                 node.attrs.clear();
             } else if def.op == "Const" {
                 match def.attr.get("value").and_then(|a| a.value.as_ref()) {
-                    Some(Value::Tensor(t)) => node.value = Some(Tensor::from_proto(t)?),
+                    Some(Value::Tensor(t)) => {
+                        let value = Tensor::from_proto(t)?;
+                        charge(value.bytes().map_or(0, <[u8]>::len))?;
+                        node.value = Some(value);
+                    }
                     _ => return Err(Error::Graph(format!("Const {:?} has no value", raw.name))),
                 }
             }

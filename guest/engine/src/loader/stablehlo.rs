@@ -2000,6 +2000,32 @@ mod tests {
     }
 
     #[test]
+    fn custom_call_checks_are_found() {
+        let text = "func.func @t() {\n\
+            %0 = stablehlo.constant dense<[1.0, 2.0]> : tensor<2xf32>\n\
+            %1 = stablehlo.add %0, %0 : tensor<2xf32>\n\
+            %2 = stablehlo.constant dense<[2.0, 4.0]> : tensor<2xf32>\n\
+            stablehlo.custom_call @check.expect_eq(%1, %2) {has_side_effect = true} : (tensor<2xf32>, tensor<2xf32>) -> ()\n\
+            check.expect_almost_eq_const %1, dense<[2.0, 4.00001]> : tensor<2xf32>\n\
+            func.return\n}";
+        let cases = conformance_cases(text).unwrap();
+        assert_eq!(cases.len(), 1);
+        let lowered = cases.into_iter().next().unwrap().lowered.unwrap();
+        assert_eq!(lowered.checks.len(), 2);
+        assert!(matches!(lowered.checks[0].kind, CheckKind::Eq));
+        assert!(
+            matches!(lowered.checks[1].kind, CheckKind::AlmostEqConst(DType::F32, _, _, t) if t == 1e-4)
+        );
+        let mut m = crate::executor::Model::new(lowered.graph).unwrap();
+        m.run(&[]).unwrap();
+        let (a, b) = (
+            m.output(lowered.checks[0].outputs[0]).unwrap(),
+            m.output(lowered.checks[0].outputs[1]).unwrap(),
+        );
+        assert_eq!(a.bytes, b.bytes);
+    }
+
+    #[test]
     fn unknown_ops_are_named() {
         let text = "func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = stablehlo.cbrt %a : tensor<2xf32>\n  return %0 : tensor<2xf32>\n}";
         match load(text.as_bytes()) {

@@ -1,7 +1,8 @@
 //! MobileNetV2 224² latency of the engine (native, 1 thread) beside LiteRT in the same run.
 //!
 //! `cargo bench -p cerebro-engine --bench mobilenet` (env: `BENCH_ITERS`, default 30;
-//! `LITERT_REF=1` also times LiteRT's reference kernels). The LiteRT side runs
+//! `LITERT_REF=1` also times LiteRT's reference kernels; `BENCH_ONLY=f32|int8` picks one model;
+//! `BENCH_NO_LITERT=1` skips LiteRT). The LiteRT side runs
 //! `litert_mobilenet.py` (python3 with ai-edge-litert) right after the engine side; if python
 //! or LiteRT is missing the bench says so and prints the engine figures alone.
 
@@ -24,14 +25,19 @@ struct Timing {
 
 fn time_engine(name: &str, iters: usize) -> Timing {
     let dir = models_dir().join("tflite").join(name);
-    let bytes = std::fs::read(dir.join("model.tflite")).expect("fixture model (run tests/models/generate.py)");
+    let bytes = std::fs::read(dir.join("model.tflite"))
+        .expect("fixture model (run tests/models/generate.py)");
     let input = cerebro_npy::read(dir.join("run0_input0.npy")).expect("fixture input");
     let t = Instant::now();
     let graph = loader::tflite::load(&bytes).expect("load");
     let mut model = Model::new(graph).expect("plan");
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let dtype = model.inputs().next().unwrap().dtype;
-    let data = TensorData { dtype, shape: &input.shape, bytes: &input.data };
+    let data = TensorData {
+        dtype,
+        shape: &input.shape,
+        bytes: &input.data,
+    };
     for _ in 0..3 {
         model.run(&[data]).expect("run");
     }
@@ -42,25 +48,55 @@ fn time_engine(name: &str, iters: usize) -> Timing {
         ts.push(t.elapsed().as_secs_f64() * 1e3);
     }
     ts.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Timing { load_ms, median_ms: ts[ts.len() / 2], best_ms: ts[0] }
+    Timing {
+        load_ms,
+        median_ms: ts[ts.len() / 2],
+        best_ms: ts[0],
+    }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
-    let iters: usize = std::env::var("BENCH_ITERS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let iters: usize = std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     let f = cerebro_engine::cpu::features();
-    println!("cpu: avx2={} fma={} | {iters} timed runs after 3 warm-ups, 1 thread", f.avx2, f.fma);
-    let names = ["mobilenet_v2_f32", "mobilenet_v2_int8"];
+    println!(
+        "cpu: avx2={} fma={} | {iters} timed runs after 3 warm-ups, 1 thread",
+        f.avx2, f.fma
+    );
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let names: Vec<&str> = ["mobilenet_v2_f32", "mobilenet_v2_int8"]
+        .into_iter()
+        .filter(|n| n.contains(only.as_str()))
+        .collect();
     let engine: Vec<Timing> = names.iter().map(|n| time_engine(n, iters)).collect();
     for (n, t) in names.iter().zip(&engine) {
-        println!("engine  {n:<18} median {:8.2} ms  best {:8.2} ms  (load+plan {:.1} ms)", t.median_ms, t.best_ms, t.load_ms);
+        println!(
+            "engine  {n:<18} median {:8.2} ms  best {:8.2} ms  (load+plan {:.1} ms)",
+            t.median_ms, t.best_ms, t.load_ms
+        );
+    }
+    if std::env::var("BENCH_NO_LITERT").is_ok() {
+        return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/litert_mobilenet.py");
-    let out = Command::new("python3").arg(&script).arg(models_dir()).arg(iters.to_string()).output();
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(models_dir())
+        .arg(iters.to_string())
+        .output();
     let json = match out {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
         Ok(o) => {
-            println!("LiteRT timing failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            println!(
+                "LiteRT timing failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
             return;
         }
         Err(e) => {

@@ -386,8 +386,14 @@ pub(super) fn run_binary(
                 // Same-shape fast path: one tight loop per op so it vectorizes.
                 macro_rules! each {
                     ($f:expr) => {
-                        for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
-                            *o = apply_activation_f32(act, $f(x, y));
+                        if act == Activation::None {
+                            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                                *o = $f(x, y);
+                            }
+                        } else {
+                            for ((o, &x), &y) in o.iter_mut().zip(a).zip(b) {
+                                *o = apply_activation_f32(act, $f(x, y));
+                            }
                         }
                     };
                 }

@@ -79,6 +79,13 @@ pub(super) fn prepare_transpose(sg: &Subgraph, node: &Node, perm: &[usize]) -> R
     let r = x.shape.rank();
     check_rank(r)?;
     let mut seen = [false; MAX_RANK];
+    if y.shape.rank() != r {
+        return Err(invalid!(
+            "transpose output {} has rank {}, input {r}",
+            y.shape,
+            y.shape.rank()
+        ));
+    }
     if perm.len() != r {
         return Err(invalid!("permutation {perm:?} for rank {r}"));
     }
@@ -377,10 +384,11 @@ pub(super) fn prepare_pad(
     same_quant(x, y)?;
     let r = x.shape.rank();
     check_rank(r)?;
-    if before.len() != r || after.len() != r {
+    if before.len() != r || after.len() != r || y.shape.rank() != r {
         return Err(invalid!(
-            "padding for {} dims on a rank-{r} tensor",
-            before.len()
+            "padding for {} dims on a rank-{r} tensor into a rank-{} output",
+            before.len(),
+            y.shape.rank()
         ));
     }
     for d in 0..r {
@@ -658,6 +666,9 @@ pub(super) fn prepare_tile(sg: &Subgraph, node: &Node, multiples: &[usize]) -> R
             "tile multiples {multiples:?} for rank {}",
             x.shape.rank()
         ));
+    }
+    if y.shape.rank() != multiples.len() {
+        return Err(invalid!("tile output {} has the wrong rank", y.shape));
     }
     for d in 0..multiples.len() {
         if x.shape.dims()[d].checked_mul(multiples[d]) != Some(y.shape.dims()[d]) {

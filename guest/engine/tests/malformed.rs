@@ -444,3 +444,27 @@ fn bit_flips_never_panic() {
     // Flips in weights keep the model valid; flips in structure must be refused, not crash.
     assert!(accepted > 0);
 }
+
+#[test]
+fn op_output_rank_mismatch_is_refused() {
+    // Regression (cargo fuzz): PAD whose output rank differs from its input rank.
+    let pads: Vec<u8> = [0i32, 1, 1, 0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let spec = Spec {
+        codes: vec![34],
+        tensors: vec![
+            T { shape: vec![2, 3], dtype: 0, buffer: 0 },
+            T { shape: vec![2, 2], dtype: 2, buffer: 1 },
+            T { shape: vec![3], dtype: 0, buffer: 0 },
+        ],
+        inputs: vec![0],
+        outputs: vec![2],
+        ops: vec![O { opcode_index: 0, inputs: vec![0, 1], outputs: vec![2] }],
+        buffers: vec![pads.clone()],
+        external: vec![],
+        version: 3,
+    };
+    assert_err_contains(&build(&spec), &["Pad", "rank-1 output"]);
+    let mut ok = spec.clone();
+    ok.tensors[2].shape = vec![3, 4];
+    assert!(load(&build(&ok)).is_ok());
+}

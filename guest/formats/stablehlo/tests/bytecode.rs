@@ -120,3 +120,43 @@ fn damaged_bytecode_never_panics() {
         }
     }
 }
+
+/// Every JAX/Flax fixture of the repository (tests/models, issue 5): the text, the bare
+/// portable artifact and the jax.export blob of one model give equal ASTs after normalization.
+#[test]
+fn repository_fixtures_agree_across_forms() {
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../tests/models");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(models.join("stablehlo_text")).unwrap() {
+        let dir = entry.unwrap().path();
+        let base = dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches("_text")
+            .to_string();
+        let text = std::fs::read_to_string(dir.join("model.mlir")).unwrap();
+        let mut t = parse_module(&text).unwrap_or_else(|e| panic!("{base} text: {e}"));
+        let bc = std::fs::read(models.join(format!("mlir_bytecode/{base}_mlirbc/model.mlirbc")))
+            .unwrap();
+        let mut b = parse_bytecode(&bc).unwrap_or_else(|e| panic!("{base} mlirbc: {e}"));
+        let blob =
+            std::fs::read(models.join(format!("jax_export/{base}_export/model.jax_exported")))
+                .unwrap();
+        let mut x = cerebro_stablehlo::load_jax_model(&blob)
+            .unwrap_or_else(|e| panic!("{base} blob: {e}"))
+            .module;
+        for m in [&mut t, &mut b, &mut x] {
+            normalize(m);
+        }
+        for (f, g) in b.functions.iter().zip(&t.functions) {
+            if let Some(d) = diff_region(&f.body, &g.body, &f.name) {
+                panic!("{base}: {d}");
+            }
+        }
+        assert_eq!(b, t, "{base}: bytecode vs text");
+        assert_eq!(x, t, "{base}: blob vs text");
+        compared += 1;
+    }
+    assert!(compared >= 8, "only {compared} fixtures compared");
+}

@@ -2,9 +2,10 @@
 //!
 //! `cargo bench -p cerebro-engine --bench mobilenet` (env: `BENCH_ITERS`, default 30;
 //! `LITERT_REF=1` also times LiteRT's reference kernels; `BENCH_ONLY=f32|int8` picks one model;
-//! `BENCH_NO_LITERT=1` skips LiteRT). The LiteRT side runs
-//! `litert_mobilenet.py` (python3 with ai-edge-litert) right after the engine side; if python
-//! or LiteRT is missing the bench says so and prints the engine figures alone.
+//! `BENCH_NO_LITERT=1` skips LiteRT). The LiteRT side runs `litert_mobilenet.py` (python3 with
+//! ai-edge-litert) right after the engine side; if python or LiteRT is missing the bench says so
+//! and prints the engine figures alone. Besides wall time, both sides report the median CPU time
+//! of the running thread, which leaves out time spent waiting for a core on a loaded machine.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,6 +22,24 @@ struct Timing {
     load_ms: f64,
     median_ms: f64,
     best_ms: f64,
+    /// Median CPU time of the running thread per run.
+    cpu_ms: f64,
+}
+
+/// CPU time consumed by the calling thread, in ms.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
 }
 
 fn time_engine(name: &str, iters: usize) -> Timing {
@@ -41,17 +60,21 @@ fn time_engine(name: &str, iters: usize) -> Timing {
     for _ in 0..3 {
         model.run(&[data]).expect("run");
     }
-    let mut ts = Vec::with_capacity(iters);
+    let mut wall = Vec::with_capacity(iters);
+    let mut cpu = Vec::with_capacity(iters);
     for _ in 0..iters {
+        let c = thread_cpu_ms();
         let t = Instant::now();
         model.run(&[data]).expect("run");
-        ts.push(t.elapsed().as_secs_f64() * 1e3);
+        wall.push(t.elapsed().as_secs_f64() * 1e3);
+        cpu.push(thread_cpu_ms() - c);
     }
-    ts.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median_ms = median(&mut wall);
     Timing {
         load_ms,
-        median_ms: ts[ts.len() / 2],
-        best_ms: ts[0],
+        median_ms,
+        best_ms: wall[0],
+        cpu_ms: median(&mut cpu),
     }
 }
 
@@ -74,8 +97,8 @@ fn main() {
     let engine: Vec<Timing> = names.iter().map(|n| time_engine(n, iters)).collect();
     for (n, t) in names.iter().zip(&engine) {
         println!(
-            "engine  {n:<18} median {:8.2} ms  best {:8.2} ms  (load+plan {:.1} ms)",
-            t.median_ms, t.best_ms, t.load_ms
+            "engine  {n:<18}           median {:8.2} ms  best {:8.2} ms  cpu {:8.2} ms  (load+plan {:.1} ms)",
+            t.median_ms, t.best_ms, t.cpu_ms, t.load_ms
         );
     }
     if std::env::var("BENCH_NO_LITERT").is_ok() {
@@ -90,13 +113,8 @@ fn main() {
     let json = match out {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).to_string(),
         Ok(o) => {
-            println!(
-                "LiteRT timing failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            );
+            let err = String::from_utf8_lossy(&o.stderr);
+            println!("LiteRT timing failed: {}", err.lines().last().unwrap_or(""));
             return;
         }
         Err(e) => {
@@ -107,14 +125,18 @@ fn main() {
     let v: serde_json::Value = serde_json::from_str(json.trim()).expect("LiteRT JSON");
     for (n, t) in names.iter().zip(&engine) {
         for kind in ["xnnpack", "builtin", "reference"] {
-            if let Some(m) = v[n][kind]["median_ms"].as_f64() {
-                let b = v[n][kind]["best_ms"].as_f64().unwrap_or(m);
-                println!(
-                    "litert  {n:<18} {kind:<9} median {m:8.2} ms  best {b:8.2} ms  -> engine/litert median ratio {:.2}x (best {:.2}x)",
-                    t.median_ms / m,
-                    t.best_ms / b
-                );
-            }
+            let Some(m) = v[n][kind]["median_ms"].as_f64() else {
+                continue;
+            };
+            let b = v[n][kind]["best_ms"].as_f64().unwrap_or(m);
+            let c = v[n][kind]["cpu_ms"].as_f64().unwrap_or(m);
+            println!(
+                "litert  {n:<18} {kind:<9} median {m:8.2} ms  best {b:8.2} ms  cpu {c:8.2} ms  \
+                 -> engine/litert: median {:.2}x, best {:.2}x, cpu {:.2}x",
+                t.median_ms / m,
+                t.best_ms / b,
+                t.cpu_ms / c
+            );
         }
     }
 }

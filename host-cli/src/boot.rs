@@ -30,6 +30,10 @@ pub struct BootArgs {
     /// Boot this many VMs one after another in this process and print boot-time statistics.
     #[arg(long, value_name = "N")]
     bench_runs: Option<u32>,
+    /// Also print when the guest became ready as `ready_unix_ns=N` (wall clock), so a benchmark
+    /// that noted the time before spawning this process can measure spawn -> ready.
+    #[arg(long, hide = true)]
+    print_ready_unix_ns: bool,
 }
 
 /// One boot's measurements.
@@ -41,7 +45,9 @@ struct BootTimes {
     /// From VM set-up start (`VmBuilder::new`) to ready.
     setup_to_ready: Duration,
     /// VMM resident memory beyond guest RAM, in KiB, measured at ready.
-    vmm_rss_kib: Option<u64>,
+    vmm_memory: Option<VmmMemory>,
+    /// Wall-clock time of the ready report, in nanoseconds since the Unix epoch.
+    ready_unix_ns: u128,
 }
 
 /// Runs `boot`.
@@ -86,11 +92,16 @@ pub fn run(args: &BootArgs, process_start: Instant, verbose: u8) -> Result<(), F
         ms(first.to_ready),
         ms(first.setup_to_ready)
     );
-    if let Some(kib) = first.vmm_rss_kib {
+    if let Some(vmm) = first.vmm_memory {
         println!(
-            "VMM resident memory beyond guest RAM: {:.1} MiB ({kib} KiB)",
-            kib as f64 / 1024.0
+            "VMM resident memory beyond guest RAM: {:.1} MiB ({} KiB; anonymous {} KiB, the rest is the binary and libraries)",
+            vmm.rss_kib as f64 / 1024.0,
+            vmm.rss_kib,
+            vmm.anonymous_kib
         );
+    }
+    if args.print_ready_unix_ns {
+        println!("ready_unix_ns={}", first.ready_unix_ns);
     }
 
     if let Some(runs) = args.bench_runs {
@@ -99,7 +110,7 @@ pub fn run(args: &BootArgs, process_start: Instant, verbose: u8) -> Result<(), F
         for _ in 0..runs {
             let times = boot_once(&config, kernel, Instant::now(), 0)?;
             setup_to_ready.push(ms(times.setup_to_ready));
-            rss.extend(times.vmm_rss_kib);
+            rss.extend(times.vmm_memory.map(|m| m.rss_kib));
         }
         setup_to_ready.sort_by(f64::total_cmp);
         rss.sort_unstable();
@@ -150,7 +161,11 @@ fn boot_once(
             return Err(enclave_failure(error));
         }
     };
-    let vmm_rss_kib = rss_beyond_guest(vm.memory());
+    let ready_unix_ns = std::time::SystemTime::now()
+        .checked_sub(ready_at.elapsed())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let vmm_memory = rss_beyond_guest(vm.memory());
     let exit = vm.wait();
     let console = console_log.text();
     match exit {
@@ -171,7 +186,8 @@ fn boot_once(
         console,
         to_ready: ready_at.saturating_duration_since(process_start),
         setup_to_ready: ready_at.saturating_duration_since(created),
-        vmm_rss_kib,
+        vmm_memory,
+        ready_unix_ns,
     })
 }
 
@@ -188,15 +204,30 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Resident memory of this process outside the guest-RAM mapping, in KiB (from /proc/self/smaps).
-fn rss_beyond_guest(memory: &vm_memory_alias::GuestMemoryMmap) -> Option<u64> {
+/// This process's memory outside guest RAM, from /proc/self/smaps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct VmmMemory {
+    /// Resident KiB of every mapping but guest RAM (binary and libraries included).
+    rss_kib: u64,
+    /// Of that, anonymous KiB (heap, stacks, VMM data), i.e. not file-backed.
+    anonymous_kib: u64,
+}
+
+fn rss_beyond_guest(memory: &vm_memory_alias::GuestMemoryMmap) -> Option<VmmMemory> {
     use vm_memory_alias::{GuestMemoryBackend, GuestMemoryRegion};
     let guest: Vec<(u64, u64)> = memory
         .iter()
         .map(|r| (r.as_ptr() as u64, r.as_ptr() as u64 + r.len()))
         .collect();
     let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-    let mut total = 0u64;
+    let kib = |rest: &str| {
+        rest.trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<u64>()
+            .ok()
+    };
+    let mut total = VmmMemory::default();
     let mut in_guest = false;
     for line in smaps.lines() {
         if let Some((range, _)) = line.split_once(' ') {
@@ -204,20 +235,19 @@ fn rss_beyond_guest(memory: &vm_memory_alias::GuestMemoryMmap) -> Option<u64> {
                 if let (Ok(start), Ok(end)) =
                     (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
                 {
+                    // One guest region may be split into several mappings (madvise ranges).
                     in_guest = guest.iter().any(|&(gs, ge)| start < ge && gs < end);
                     continue;
                 }
             }
         }
+        if in_guest {
+            continue;
+        }
         if let Some(rest) = line.strip_prefix("Rss:") {
-            if !in_guest {
-                total += rest
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()?;
-            }
+            total.rss_kib += kib(rest)?;
+        } else if let Some(rest) = line.strip_prefix("Anonymous:") {
+            total.anonymous_kib += kib(rest)?;
         }
     }
     Some(total)

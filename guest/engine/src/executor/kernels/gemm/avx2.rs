@@ -13,6 +13,7 @@ use super::{MR, NR};
 /// The CPU must support AVX2 and FMA. `a` must point at `kc * 6` floats, `b` at `kc * 16`,
 /// `bias` at 16, and `c` at `5 * ldc + 16` floats (six rows of 16 with stride `ldc`).
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn kernel_6x16(
     kc: usize,
@@ -33,6 +34,7 @@ pub(super) unsafe fn kernel_6x16(
 /// # Safety
 /// As [`kernel_6x16`], except `a` must point at 6 rows of `kc` floats with stride `lda`.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn kernel_6x16_direct(
     kc: usize,

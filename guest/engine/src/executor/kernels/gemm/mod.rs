@@ -395,90 +395,11 @@ fn gemm_view<S: ASource>(
         }
     } else {
         need("GEMM scratch", scratch_len(m, k), scratch.len())?;
-        let off = align_offset(scratch);
-        let apack = &mut scratch[off..];
-        let isa = isa.checked();
-        let bdata = b.data;
-        let panels = b.n_pad / NR;
-        let mut p0 = 0;
-        while p0 < k {
-            let kc = KC.min(k - p0);
-            let first = p0 == 0;
-            let last = p0 + kc == k;
-            let bblock = &bdata[p0 * b.n_pad..(p0 + kc) * b.n_pad];
-            let mut i0 = 0;
-            // AVX2 reads a plain A matrix in place (full 6-row tiles only): measured as fast
-            // or faster than packing on every MobileNetV2 1x1 shape (most with small K).
-            let direct = match src.in_place() {
-                // Rows a multiple of 4 KiB apart alias in L1; pack those.
-                Some((_, lda)) if isa == Isa::Avx2Fma && (lda * 4) % 4096 != 0 => src.in_place(),
-                _ => None,
-            };
-            while i0 < m {
-                let mc = MC.min(m - i0);
-                let tiles = mc.div_ceil(MR);
-                for t in 0..tiles {
-                    if direct.is_some() && MR.min(mc - t * MR) == MR {
-                        continue;
-                    }
-                    let r0 = t * MR;
-                    src.pack_panel(
-                        i0 + r0,
-                        MR.min(mc - r0),
-                        p0,
-                        kc,
-                        &mut apack[t * kc * MR..(t + 1) * kc * MR],
-                    );
-                }
-                for jp in 0..panels {
-                    let j0 = jp * NR;
-                    let nr = NR.min(n - j0);
-                    let bpanel = &bblock[jp * kc * NR..(jp + 1) * kc * NR];
-                    let bias = b.bias.get(j0..j0 + NR).unwrap_or(&ZERO_BIAS);
-                    for t in 0..tiles {
-                        let r0 = t * MR;
-                        let mr = MR.min(mc - r0);
-                        let apanel = &apack[t * kc * MR..(t + 1) * kc * MR];
-                        let c0 = (i0 + r0) * ldc + j0;
-                        let a_direct = match direct {
-                            Some((data, lda)) if mr == MR => {
-                                let s = (i0 + r0) * lda + p0;
-                                Some((&data[s..s + (MR - 1) * lda + kc], lda))
-                            }
-                            _ => None,
-                        };
-                        let tile = Tile {
-                            kc,
-                            a: apanel,
-                            a_direct,
-                            b: bpanel,
-                            bias,
-                            accumulate: !first,
-                            clamp: if last { Some((lo, hi)) } else { None },
-                        };
-                        if mr == MR && nr == NR {
-                            // Full tile: straight into C (bounds: the last row ends at
-                            // c0 + (MR-1)*ldc + NR <= c_len because i0+r0+MR <= m, j0+NR <= n).
-                            tile.run(isa, &mut c[c0..c0 + (MR - 1) * ldc + NR], ldc);
-                        } else {
-                            let mut buf = [0.0f32; MR * NR];
-                            if !first {
-                                for i in 0..mr {
-                                    buf[i * NR..i * NR + nr]
-                                        .copy_from_slice(&c[c0 + i * ldc..c0 + i * ldc + nr]);
-                                }
-                            }
-                            tile.run(isa, &mut buf, NR);
-                            for i in 0..mr {
-                                c[c0 + i * ldc..c0 + i * ldc + nr]
-                                    .copy_from_slice(&buf[i * NR..i * NR + nr]);
-                            }
-                        }
-                    }
-                }
-                i0 += mc;
-            }
-            p0 += kc;
+        match isa.checked() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `checked` verified AVX2+FMA at run time.
+            Isa::Avx2Fma => unsafe { blocked_avx2(src, b, (lo, hi), c, ldc, scratch) },
+            _ => blocked(Isa::Portable, src, b, (lo, hi), c, ldc, scratch),
         }
     }
     if act.needs_post_pass() {
@@ -487,6 +408,119 @@ fn gemm_view<S: ASource>(
         }
     }
     Ok(())
+}
+
+/// [`blocked`] compiled with AVX2+FMA so the micro-kernels inline into the loop nest.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn blocked_avx2<S: ASource>(
+    src: &S,
+    b: &BView<'_>,
+    clamp: (f32, f32),
+    c: &mut [f32],
+    ldc: usize,
+    scratch: &mut [f32],
+) {
+    blocked(Isa::Avx2Fma, src, b, clamp, c, ldc, scratch)
+}
+
+/// The blocked loop nest (K blocks, M blocks, column panels, row tiles). Arguments were
+/// checked by [`gemm_view`]; `isa` is already `checked`.
+#[inline(always)]
+fn blocked<S: ASource>(
+    isa: Isa,
+    src: &S,
+    b: &BView<'_>,
+    (lo, hi): (f32, f32),
+    c: &mut [f32],
+    ldc: usize,
+    scratch: &mut [f32],
+) {
+    let (m, k, n) = (src.rows(), b.k, b.n);
+    let off = align_offset(scratch);
+    let apack = &mut scratch[off..];
+    let bdata = b.data;
+    let panels = b.n_pad / NR;
+    let mut p0 = 0;
+    while p0 < k {
+        let kc = KC.min(k - p0);
+        let first = p0 == 0;
+        let last = p0 + kc == k;
+        let bblock = &bdata[p0 * b.n_pad..(p0 + kc) * b.n_pad];
+        let mut i0 = 0;
+        // AVX2 reads a plain A matrix in place (full 6-row tiles only): measured as fast
+        // or faster than packing on every MobileNetV2 1x1 shape (most with small K).
+        let direct = match src.in_place() {
+            // Rows a multiple of 4 KiB apart alias in L1; pack those.
+            Some((_, lda)) if isa == Isa::Avx2Fma && (lda * 4) % 4096 != 0 => src.in_place(),
+            _ => None,
+        };
+        while i0 < m {
+            let mc = MC.min(m - i0);
+            let tiles = mc.div_ceil(MR);
+            for t in 0..tiles {
+                if direct.is_some() && MR.min(mc - t * MR) == MR {
+                    continue;
+                }
+                let r0 = t * MR;
+                src.pack_panel(
+                    i0 + r0,
+                    MR.min(mc - r0),
+                    p0,
+                    kc,
+                    &mut apack[t * kc * MR..(t + 1) * kc * MR],
+                );
+            }
+            for jp in 0..panels {
+                let j0 = jp * NR;
+                let nr = NR.min(n - j0);
+                let bpanel = &bblock[jp * kc * NR..(jp + 1) * kc * NR];
+                let bias = b.bias.get(j0..j0 + NR).unwrap_or(&ZERO_BIAS);
+                for t in 0..tiles {
+                    let r0 = t * MR;
+                    let mr = MR.min(mc - r0);
+                    let apanel = &apack[t * kc * MR..(t + 1) * kc * MR];
+                    let c0 = (i0 + r0) * ldc + j0;
+                    let a_direct = match direct {
+                        Some((data, lda)) if mr == MR => {
+                            let s = (i0 + r0) * lda + p0;
+                            Some((&data[s..s + (MR - 1) * lda + kc], lda))
+                        }
+                        _ => None,
+                    };
+                    let tile = Tile {
+                        kc,
+                        a: apanel,
+                        a_direct,
+                        b: bpanel,
+                        bias,
+                        accumulate: !first,
+                        clamp: if last { Some((lo, hi)) } else { None },
+                    };
+                    if mr == MR && nr == NR {
+                        // Full tile: straight into C (bounds: the last row ends at
+                        // c0 + (MR-1)*ldc + NR <= c_len because i0+r0+MR <= m, j0+NR <= n).
+                        tile.run(isa, &mut c[c0..c0 + (MR - 1) * ldc + NR], ldc);
+                    } else {
+                        let mut buf = [0.0f32; MR * NR];
+                        if !first {
+                            for i in 0..mr {
+                                buf[i * NR..i * NR + nr]
+                                    .copy_from_slice(&c[c0 + i * ldc..c0 + i * ldc + nr]);
+                            }
+                        }
+                        tile.run(isa, &mut buf, NR);
+                        for i in 0..mr {
+                            c[c0 + i * ldc..c0 + i * ldc + nr]
+                                .copy_from_slice(&buf[i * NR..i * NR + nr]);
+                        }
+                    }
+                }
+            }
+            i0 += mc;
+        }
+        p0 += kc;
+    }
 }
 
 /// One micro-kernel invocation (checked slices; the ISA kernels use raw pointers inside).
@@ -503,7 +537,7 @@ struct Tile<'a> {
 }
 
 impl Tile<'_> {
-    #[inline]
+    #[inline(always)]
     fn run(&self, isa: Isa, c: &mut [f32], ldc: usize) {
         debug_assert!(self.a.len() >= self.kc * MR && self.b.len() >= self.kc * NR);
         debug_assert!(self.bias.len() >= NR && ldc >= NR && c.len() > (MR - 1) * ldc + NR - 1);

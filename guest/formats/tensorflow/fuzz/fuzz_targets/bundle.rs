@@ -8,7 +8,8 @@ use cerebro_tensorflow::bundle::Bundle;
 use libfuzzer_sys::fuzz_target;
 
 const INDEX: &[u8] = include_bytes!("../../tests/data/k3cnn/variables/variables.index");
-const SHARD: &[u8] = include_bytes!("../../tests/data/k3cnn/variables/variables.data-00000-of-00001");
+const SHARD: &[u8] =
+    include_bytes!("../../tests/data/k3cnn/variables/variables.data-00000-of-00001");
 const SLICED: [&[u8]; 4] = [
     include_bytes!("../../tests/data/sharded/variables/variables.data-00000-of-00004"),
     include_bytes!("../../tests/data/sharded/variables/variables.data-00001-of-00004"),
@@ -28,7 +29,9 @@ fn read_all(index: &[u8], shards: Vec<&[u8]>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     match mode % 4 {
         0 => read_all(rest, vec![SHARD]),
         1 => read_all(INDEX, vec![rest]),

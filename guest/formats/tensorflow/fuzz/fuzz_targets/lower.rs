@@ -17,9 +17,14 @@ fuzz_target!(|data: &[u8]| {
         variables_index: Some(INDEX),
         variables_data: vec![SHARD],
     };
-    let Ok(model) = SavedModel::parse(&files) else { return };
+    let Ok(model) = SavedModel::parse(&files) else {
+        return;
+    };
     for signature in ["serving_default", "misc"] {
-        if let Ok(graph) = model.graph(Selection { tag: "serve", signature }) {
+        if let Ok(graph) = model.graph(Selection {
+            tag: "serve",
+            signature,
+        }) {
             if let Ok(ir) = lower(&graph, None) {
                 // Plan only graphs that fit a guest: a valid model may declare huge tensors, and
                 // then the arena allocation (fallible in the engine) is what refuses it.

@@ -7,7 +7,8 @@ use cerebro_tensorflow::{load_frozen_graph, SavedModel, SavedModelFiles, Selecti
 use libfuzzer_sys::fuzz_target;
 
 const INDEX: &[u8] = include_bytes!("../../tests/data/module/variables/variables.index");
-const SHARD: &[u8] = include_bytes!("../../tests/data/module/variables/variables.data-00000-of-00001");
+const SHARD: &[u8] =
+    include_bytes!("../../tests/data/module/variables/variables.data-00000-of-00001");
 
 fuzz_target!(|data: &[u8]| {
     let files = SavedModelFiles {
@@ -17,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(model) = SavedModel::parse(&files) {
         for signature in ["serving_default", "other", "serve"] {
-            let _ = model.graph(Selection { tag: "serve", signature });
+            let _ = model.graph(Selection {
+                tag: "serve",
+                signature,
+            });
         }
     }
     let _ = load_frozen_graph(data, None, None);

@@ -61,7 +61,12 @@ impl EngineHandler {
     /// memory; raw models stream through a staging buffer of `chunk_size` bytes.
     pub fn new(chunk_size: usize, max_model_size: u64, memory_bytes: u64) -> Self {
         let f = cerebro_engine::cpu::features();
-        let cpu = format!("{f:?}");
+        let cpu = if f.avx2_fma() {
+            "avx2+fma kernels"
+        } else {
+            "portable kernels"
+        }
+        .into();
         EngineHandler {
             builtin: BuiltinHandler::new(chunk_size, max_model_size),
             models: BTreeMap::new(),
@@ -231,6 +236,7 @@ impl JobHandler for EngineHandler {
             ModelFormat::JAX_EXPORT,
             ModelFormat::MLIR_BYTECODE,
             ModelFormat::FLAX,
+            ModelFormat::RAW,
         ]
     }
 

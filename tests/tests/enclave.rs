@@ -207,9 +207,9 @@ fn enclave_refuses_bad_requests_and_keeps_serving() {
         "{err}"
     );
     alive(&e);
-    // A format the guest cannot load; a model id that does not exist; no engine to run.
+    // A format code no handler knows; a model id that does not exist.
     let err = e
-        .load_model(vec![1u8; 1000], ModelFormat::TFLITE)
+        .load_model(vec![1u8; 1000], ModelFormat(0x1234))
         .unwrap_err();
     assert_eq!(err.guest_status(), Some(Status::Unsupported), "{err}");
     alive(&e);

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use virtio_cerebro::spec::mmio::{reg, WINDOW_SIZE};
 use virtio_cerebro::spec::NUM_QUEUES;
@@ -40,6 +40,9 @@ impl MmioDevice for CerebroDevice {
         self.mmio_write(offset, data)
     }
 }
+
+/// How long [`Enclave::shutdown`] lets the guest exit on its own before stopping the VM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// How to start an enclave.
 #[derive(Clone, Debug)]
@@ -303,7 +306,19 @@ impl Enclave {
     }
 
     fn stop_and_join(&mut self) {
+        // Graceful first: the device tells the guest to stop waiting and the kernel exits with
+        // status 0. A guest that does not exit in time is stopped.
         self.handle.shutdown();
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while self
+            .exit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         self.stop.stop(StopReason::Host);
         for t in self.threads.drain(..) {
             let _ = t.join();

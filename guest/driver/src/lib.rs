@@ -39,6 +39,9 @@ pub use handler::{serve_one, BuiltinHandler, JobFailure, JobHandler, ModelFetche
 pub use queue::{Buffer, SplitQueue, Used};
 pub use transport::{DmaRegion, MmioTransport, SharedPool, Transport};
 
+/// Polls of the result queue's used ring after a doorbell before falling back to `wait`.
+const RECLAIM_SPINS: u32 = 200_000;
+
 /// Driver errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriverError {
@@ -414,12 +417,22 @@ impl Driver {
             .map_err(|_| DriverError::ResultTooLarge)?;
         self.reclaim_results()?;
         while self.free_results.is_empty() {
-            if self.use_wait {
-                self.wait_device()?;
-            } else {
-                self.notify(RESULTQ);
+            // Every result buffer is with the device: ring the doorbell (served by an ioeventfd
+            // thread, or inline) and poll; fall back to a `wait` read, which processes results
+            // synchronously, if the device is slow to return them.
+            self.notify(RESULTQ);
+            self.unflushed_results = false;
+            for _ in 0..RECLAIM_SPINS {
+                self.reclaim_results()?;
+                if !self.free_results.is_empty() {
+                    break;
+                }
+                core::hint::spin_loop();
             }
-            self.reclaim_results()?;
+            if self.free_results.is_empty() && self.use_wait {
+                self.wait_device()?;
+                self.reclaim_results()?;
+            }
         }
         let region = self
             .free_results

@@ -419,3 +419,25 @@ fn json_errors_are_documents() {
     assert_eq!(doc["error"]["kind"], "bad_input");
     assert_eq!(doc["error"]["exit_code"], EXIT_BAD_INPUT);
 }
+
+/// `bench --reference` times LiteRT (XNNPACK, 1 thread) through tools/bench_reference.py in the
+/// same invocation and reports the ratio.
+#[test]
+fn bench_reference_adds_litert() {
+    let o = run_cli([
+        "bench",
+        "--model",
+        &example("model.tflite"),
+        "--native",
+        "--no-enclave",
+        "--reference",
+        "--runs",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(doc["reference"]["backend"], "litert_xnnpack", "{doc}");
+    assert!(doc["reference"]["p50_ms"].as_f64().unwrap() > 0.0);
+    assert!(doc["cerebro_over_reference_p50"].as_f64().unwrap() > 0.0);
+}

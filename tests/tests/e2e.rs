@@ -486,3 +486,39 @@ fn cli_runs_every_example_format_in_the_enclave() {
     ]);
     assert_one_line_error(&o, 3, &["memory limit"]);
 }
+
+/// `bench --native` measures the enclave and the native engine in one invocation.
+#[test]
+fn bench_measures_enclave_and_native() {
+    if !kvm_available() {
+        return;
+    }
+    let o = run_cli([
+        "bench",
+        "--model",
+        &example("model.tflite"),
+        "--native",
+        "--runs",
+        "5",
+        "--json",
+        "--mem",
+        "256",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let backends: Vec<&str> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["backend"].as_str().unwrap())
+        .collect();
+    assert_eq!(backends, ["enclave", "native"]);
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(r["runs"], 5);
+        assert!(
+            r["p50_ms"].as_f64().unwrap() > 0.0 && r["p50_ms"].as_f64() <= r["p99_ms"].as_f64(),
+            "{r}"
+        );
+    }
+    assert!(doc["enclave_over_native_p50"].as_f64().unwrap() > 0.0);
+}

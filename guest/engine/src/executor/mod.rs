@@ -23,6 +23,9 @@ pub(crate) use plan::{Slot, SubgraphPlan};
 /// Largest arena one model may use (guards against absurd graphs).
 pub const MAX_ARENA_BYTES: usize = crate::ir::MAX_TENSOR_BYTES;
 
+/// Most iterations one WHILE op may run (a model cannot make the engine spin forever).
+pub const MAX_WHILE_ITERATIONS: u64 = 1 << 24;
+
 /// Current value of a resource variable.
 #[derive(Debug, Clone)]
 pub(crate) struct Variable {
@@ -312,7 +315,14 @@ impl Model {
             let dst = self.graph.subgraphs[sub].nodes[node_index].outputs[k];
             self.copy_tensor(sub, src, sub, dst)?;
         }
+        let mut iterations = 0u64;
         loop {
+            iterations += 1;
+            if iterations > MAX_WHILE_ITERATIONS {
+                return Err(bad_input!(
+                    "WHILE loop in subgraph {sub} ran more than {MAX_WHILE_ITERATIONS} iterations"
+                ));
+            }
             for k in 0..n {
                 let src = self.graph.subgraphs[sub].nodes[node_index].outputs[k];
                 let dst = self.graph.subgraphs[cond].inputs[k];

@@ -38,6 +38,8 @@ pub fn op_name(code: i32) -> String {
 
 /// Most tensors one subgraph may declare (guards against absurd files).
 const MAX_TENSORS: usize = 1 << 20;
+/// Largest dense tensor DENSIFY may produce (real sparse weights are a few MB).
+const MAX_DENSIFY_BYTES: usize = 256 << 20;
 /// Highest rank accepted for a tensor.
 const MAX_RANK: usize = 16;
 
@@ -1432,7 +1434,35 @@ fn densify(info: &TensorInfo, values: &[u8], sp: &SparsityParameters<'_>) -> Res
         }
         expanded[b] = dims[b] / bs;
     }
+    // Every DENSE level must span exactly its (blocked) dim, so the walk below visits at most
+    // levels x dense-elements nodes; anything else is a malformed (or hostile) sparsity.
+    for (lvl, &d) in order.iter().enumerate() {
+        if meta[lvl].format() == 0 {
+            let want = if d < n {
+                match block_map.iter().position(|&b| b == d) {
+                    Some(i) => dims[d] / expanded[n + i].max(1),
+                    None => dims[d],
+                }
+            } else {
+                expanded[d]
+            };
+            if expanded[d] != want || (d < n && meta[lvl].dense_size() as i64 != want as i64) {
+                return Err(invalid!(
+                    "sparse tensor `{}`: dense level {lvl} has size {} but its dim spans {want}",
+                    info.name,
+                    meta[lvl].dense_size()
+                ));
+            }
+        }
+    }
     let total = info.shape.byte_len(es)?;
+    if total > MAX_DENSIFY_BYTES {
+        return Err(unsupported!(
+            "sparse tensor `{}` densifies to {total} bytes (limit {MAX_DENSIFY_BYTES})",
+            info.name
+        ));
+    }
+    let max_steps = (total / es.max(1) + 1).saturating_mul(levels + 1);
     let mut dense = alloc::vec![0u8; total];
     let strides = {
         let mut st = alloc::vec![1usize; n];
@@ -1486,7 +1516,7 @@ fn densify(info: &TensorInfo, values: &[u8], sp: &SparsityParameters<'_>) -> Res
     let mut steps = 0usize;
     while let Some(f) = stack.last_mut() {
         steps += 1;
-        if steps > 1 << 30 {
+        if steps > max_steps {
             return Err(too_large!("sparse tensor `{}` expands too far", info.name));
         }
         if f.next >= f.end {

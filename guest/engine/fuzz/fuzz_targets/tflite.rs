@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(graph) = loader::tflite::load(data) else { return };
-    let Ok(mut model) = Model::new(graph) else { return };
+    // Plan within a 256 MiB arena budget (the fuzzer's memory limit is 3 GiB).
+    let Ok(mut model) = Model::with_arena_limit(graph, 256 << 20) else { return };
     // Run once with zero inputs when the model is small enough to be quick.
     if model.arena_bytes() > 1 << 24 {
         return;

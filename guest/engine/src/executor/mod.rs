@@ -59,11 +59,17 @@ impl Model {
     /// Plans `graph`: validates every node (shapes, dtypes, indices), lays out the arena and
     /// prepares weights. Fails with a descriptive error on any inconsistency.
     pub fn new(graph: Graph) -> Result<Model> {
+        Self::with_arena_limit(graph, MAX_ARENA_BYTES)
+    }
+
+    /// Like [`Model::new`], refusing models whose arena (activations + scratch) would exceed
+    /// `max_arena_bytes` before allocating it (for hosts with a memory budget).
+    pub fn with_arena_limit(graph: Graph, max_arena_bytes: usize) -> Result<Model> {
         let layout = plan::plan_graph(&graph)?;
         let arena_len = layout
             .arena_len
             .checked_add(layout.scratch_len)
-            .filter(|&n| n <= MAX_ARENA_BYTES)
+            .filter(|&n| n <= max_arena_bytes.min(MAX_ARENA_BYTES))
             .ok_or_else(|| too_large!("arena of {} bytes exceeds the limit", layout.arena_len))?;
         let arena = AlignedBuf::zeroed(arena_len)
             .ok_or_else(|| too_large!("cannot allocate an arena of {arena_len} bytes"))?;

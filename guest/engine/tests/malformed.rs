@@ -448,17 +448,36 @@ fn bit_flips_never_panic() {
 #[test]
 fn op_output_rank_mismatch_is_refused() {
     // Regression (cargo fuzz): PAD whose output rank differs from its input rank.
-    let pads: Vec<u8> = [0i32, 1, 1, 0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let pads: Vec<u8> = [0i32, 1, 1, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let spec = Spec {
         codes: vec![34],
         tensors: vec![
-            T { shape: vec![2, 3], dtype: 0, buffer: 0 },
-            T { shape: vec![2, 2], dtype: 2, buffer: 1 },
-            T { shape: vec![3], dtype: 0, buffer: 0 },
+            T {
+                shape: vec![2, 3],
+                dtype: 0,
+                buffer: 0,
+            },
+            T {
+                shape: vec![2, 2],
+                dtype: 2,
+                buffer: 1,
+            },
+            T {
+                shape: vec![3],
+                dtype: 0,
+                buffer: 0,
+            },
         ],
         inputs: vec![0],
         outputs: vec![2],
-        ops: vec![O { opcode_index: 0, inputs: vec![0, 1], outputs: vec![2] }],
+        ops: vec![O {
+            opcode_index: 0,
+            inputs: vec![0, 1],
+            outputs: vec![2],
+        }],
         buffers: vec![pads.clone()],
         external: vec![],
         version: 3,

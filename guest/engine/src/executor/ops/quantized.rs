@@ -151,6 +151,13 @@ pub(super) fn prepare_binary(
         }
         _ => return Err(unsupported!("quantized {op:?}")),
     }
+    if p.act_min > p.act_max {
+        return Err(invalid!(
+            "quantized {op:?} has an empty output range [{}, {}]",
+            p.act_min,
+            p.act_max
+        ));
+    }
     Ok(Prepared::QuantBinary(alloc::boxed::Box::new(p)))
 }
 
@@ -315,6 +322,13 @@ pub(super) fn prepare_unary(x: &TensorInfo, y: &TensorInfo, op: UnaryOp) -> Resu
             p.table = Some(t);
         }
         _ => return Err(unsupported!("quantized {op:?}")),
+    }
+    if p.act_min > p.act_max {
+        return Err(invalid!(
+            "quantized {op:?} has an empty output range [{}, {}]",
+            p.act_min,
+            p.act_max
+        ));
     }
     Ok(Prepared::QuantUnary(alloc::boxed::Box::new(p)))
 }

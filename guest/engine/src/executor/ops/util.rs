@@ -211,6 +211,15 @@ pub fn activation_range_quant(a: Activation, q: &QuantParams, dtype: DType) -> R
         Activation::Relu6 => (qmin.max(quantize(0.0)), qmax.min(quantize(6.0))),
         Activation::ReluN1To1 => (qmin.max(quantize(-1.0)), qmax.min(quantize(1.0))),
     })
+    .and_then(|(lo, hi): (i32, i32)| {
+        if lo > hi {
+            Err(invalid!(
+                "fused activation {a:?} leaves an empty range [{lo}, {hi}]"
+            ))
+        } else {
+            Ok((lo, hi))
+        }
+    })
 }
 
 /// Representable range of a quantized integer dtype.

@@ -348,7 +348,7 @@ pub(super) fn prepare_conv(
             a.groups
         ));
     }
-    if yd[3] % groups != 0 {
+    if groups == 0 || yd[3] % groups != 0 {
         return Err(invalid!(
             "output channels {} not divisible by {groups} groups",
             yd[3]

@@ -873,6 +873,9 @@ impl<'f, 'g> Loader<'f, 'g> {
                     op.options::<UnpackOptions>().map_or(0, |o| o.axis()) as i64,
                     rank_of(s, x),
                 )?;
+                if rank_of(s, x) == 0 {
+                    return Err(invalid!("UNPACK of a scalar"));
+                }
                 let mut parts = Vec::new();
                 for &y in &outputs {
                     let mut d = dims_of(s, x);

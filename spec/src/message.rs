@@ -628,6 +628,16 @@ pub enum ResultPayload<'a> {
     Info(InfoReply<'a>),
 }
 
+/// `detail` cut to at most [`MAX_DETAIL_LEN`] bytes, at a char boundary so the cut never splits a
+/// character.
+pub fn truncate_detail(detail: &str) -> &str {
+    let mut end = detail.len().min(MAX_DETAIL_LEN);
+    while !detail.is_char_boundary(end) {
+        end -= 1;
+    }
+    &detail[..end]
+}
+
 /// A result message (result queue).
 ///
 /// ```text
@@ -656,14 +666,10 @@ pub struct JobResult<'a> {
 impl<'a> JobResult<'a> {
     /// An error result with a diagnostic (truncated to [`MAX_DETAIL_LEN`] at a char boundary).
     pub fn error(job_kind: Kind, status: Status, detail: &'a str) -> Self {
-        let mut end = detail.len().min(MAX_DETAIL_LEN);
-        while !detail.is_char_boundary(end) {
-            end -= 1;
-        }
         JobResult {
             job_kind,
             status,
-            detail: &detail[..end],
+            detail: truncate_detail(detail),
             payload: ResultPayload::Empty,
         }
     }

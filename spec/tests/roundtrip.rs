@@ -274,3 +274,12 @@ fn fuzz_regression_chunk_response_long_input() {
     let _ = ChunkResponse::decode_header(&[0u8; 100]);
     assert!(ChunkResponse::decode_header(&[0u8; 10]).is_err());
 }
+
+#[test]
+fn truncated_detail_never_splits_a_character() {
+    let long = "é".repeat(cerebro_spec::MAX_DETAIL_LEN);
+    let cut = cerebro_spec::truncate_detail(&long);
+    assert!(cut.len() <= cerebro_spec::MAX_DETAIL_LEN);
+    assert!(cut.len() >= cerebro_spec::MAX_DETAIL_LEN - 1);
+    assert_eq!(cerebro_spec::truncate_detail("short"), "short");
+}

@@ -331,7 +331,7 @@ pub fn serve_one(driver: &mut Driver, handler: &mut dyn JobHandler) -> Result<bo
                     &JobResult {
                         job_kind: kind,
                         status: Status::Ok,
-                        detail: &detail[..detail.len().min(cerebro_spec::MAX_DETAIL_LEN)],
+                        detail: cerebro_spec::truncate_detail(&detail),
                         payload: ResultPayload::Empty,
                     },
                 )?,

@@ -8,7 +8,7 @@ use super::util::{same_dtype, same_quant, strides, Bcast, MAX_RANK};
 use super::Prepared;
 use crate::error::Result;
 use crate::executor::Ctx;
-use crate::ir::{DType, Node, PadMode, Subgraph};
+use crate::ir::{DType, Node, PadMode, Subgraph, TensorInfo};
 use crate::{invalid, unsupported};
 
 /// Visits every index of `dims` in row-major order.
@@ -161,41 +161,66 @@ pub(super) fn run_transpose(ctx: &Ctx<'_>, perm: &[usize]) -> Result<()> {
 
 pub(super) fn prepare_concat(sg: &Subgraph, node: &Node, axis: usize) -> Result<Prepared> {
     let y = out_info(sg, node, 0)?;
-    let r = y.shape.rank();
+    let parts = (0..node.inputs.len()).map(|k| info(sg, node, k));
+    check_parts_along_axis("concat", true, y, parts, axis)?;
+    Ok(Prepared::None)
+}
+
+/// Checks the parts of a concat (its inputs) or of a split (its outputs) against the whole
+/// tensor: same dtype, quantization and rank, equal dims off `axis`, and sizes along `axis` that
+/// add up (overflow-checked) to the whole's.
+fn check_parts_along_axis<'a>(
+    op: &str,
+    parts_are_inputs: bool,
+    whole: &TensorInfo,
+    parts: impl Iterator<Item = Result<&'a TensorInfo>>,
+    axis: usize,
+) -> Result<()> {
+    let (part_word, whole_word) = if parts_are_inputs {
+        ("input", "output")
+    } else {
+        ("output", "input")
+    };
+    let r = whole.shape.rank();
     if axis >= r {
-        return Err(invalid!("concat axis {axis} for rank {r}"));
+        return Err(invalid!("{op} axis {axis} for rank {r}"));
     }
     let mut total = 0usize;
-    for k in 0..node.inputs.len() {
-        let x = info(sg, node, k)?;
-        same_dtype(x, y)?;
-        same_quant(x, y)?;
-        if x.shape.rank() != r {
+    for (k, part) in parts.enumerate() {
+        let part = part?;
+        if parts_are_inputs {
+            same_dtype(part, whole)?;
+            same_quant(part, whole)?;
+        } else {
+            same_dtype(whole, part)?;
+            same_quant(whole, part)?;
+        }
+        if part.shape.rank() != r {
             return Err(invalid!(
-                "concat input {k} has rank {}, output {r}",
-                x.shape.rank()
+                "{op} {part_word} {k} has rank {}, {whole_word} {r}",
+                part.shape.rank()
             ));
         }
         for d in 0..r {
-            if d != axis && x.shape.dims()[d] != y.shape.dims()[d] {
+            if d != axis && part.shape.dims()[d] != whole.shape.dims()[d] {
                 return Err(invalid!(
-                    "concat input {k} shape {} does not fit output {}",
-                    x.shape,
-                    y.shape
+                    "{op} {part_word} {k} shape {} does not fit {whole_word} {}",
+                    part.shape,
+                    whole.shape
                 ));
             }
         }
         total = total
-            .checked_add(x.shape.dims()[axis])
-            .ok_or_else(|| invalid!("concat size overflows"))?;
+            .checked_add(part.shape.dims()[axis])
+            .ok_or_else(|| invalid!("{op} size overflows"))?;
     }
-    if total != y.shape.dims()[axis] {
+    if total != whole.shape.dims()[axis] {
         return Err(invalid!(
-            "concat inputs sum to {total} along axis {axis}, output has {}",
-            y.shape.dims()[axis]
+            "{op} {part_word}s sum to {total} along axis {axis}, {whole_word} has {}",
+            whole.shape.dims()[axis]
         ));
     }
-    Ok(Prepared::None)
+    Ok(())
 }
 
 pub(super) fn run_concat(ctx: &Ctx<'_>, axis: usize, act: crate::ir::Activation) -> Result<()> {
@@ -236,40 +261,8 @@ pub(super) fn run_concat(ctx: &Ctx<'_>, axis: usize, act: crate::ir::Activation)
 
 pub(super) fn prepare_split(sg: &Subgraph, node: &Node, axis: usize) -> Result<Prepared> {
     let x = info(sg, node, 0)?;
-    let r = x.shape.rank();
-    if axis >= r {
-        return Err(invalid!("split axis {axis} for rank {r}"));
-    }
-    let mut total = 0usize;
-    for k in 0..node.outputs.len() {
-        let y = out_info(sg, node, k)?;
-        same_dtype(x, y)?;
-        same_quant(x, y)?;
-        if y.shape.rank() != r {
-            return Err(invalid!(
-                "split output {k} has rank {}, input {r}",
-                y.shape.rank()
-            ));
-        }
-        for d in 0..r {
-            if d != axis && x.shape.dims()[d] != y.shape.dims()[d] {
-                return Err(invalid!(
-                    "split output {k} shape {} does not fit input {}",
-                    y.shape,
-                    x.shape
-                ));
-            }
-        }
-        total = total
-            .checked_add(y.shape.dims()[axis])
-            .ok_or_else(|| invalid!("split size overflows"))?;
-    }
-    if total != x.shape.dims()[axis] {
-        return Err(invalid!(
-            "split outputs sum to {total} along axis {axis}, input has {}",
-            x.shape.dims()[axis]
-        ));
-    }
+    let parts = (0..node.outputs.len()).map(|k| out_info(sg, node, k));
+    check_parts_along_axis("split", false, x, parts, axis)?;
     Ok(Prepared::None)
 }
 

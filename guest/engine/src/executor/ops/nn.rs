@@ -263,64 +263,36 @@ fn quant_conv(
     })
 }
 
-fn bias_i32<'a>(
+/// The optional constant bias of `node` at input `idx`: `n` values of `dtype` (i32 for the
+/// quantized kernels, f32 for the float ones), referenced in place.
+fn bias<'a, T: bytemuck::Pod>(
     graph: &'a Graph,
     sg: &Subgraph,
     node: &Node,
     idx: usize,
     n: usize,
-) -> Result<Option<&'a [i32]>> {
-    match node.inputs.get(idx).copied().flatten() {
-        None => Ok(None),
-        Some(t) => {
-            let b = sg
-                .tensors
-                .get(t)
-                .ok_or_else(|| invalid!("bias out of range"))?;
-            if b.dtype != DType::I32 || b.shape.num_elements()? != n {
-                return Err(invalid!(
-                    "bias `{}` must be {n} i32 values, is {} {}",
-                    b.name,
-                    b.dtype,
-                    b.shape
-                ));
-            }
-            let bytes = const_bytes(graph, b)
-                .ok_or_else(|| unsupported!("non-constant bias `{}`", b.name))?;
-            Ok(Some(
-                bytemuck::try_cast_slice(bytes).map_err(|e| invalid!("bias: {e:?}"))?,
-            ))
-        }
+    dtype: DType,
+) -> Result<Option<&'a [T]>> {
+    let Some(t) = node.inputs.get(idx).copied().flatten() else {
+        return Ok(None);
+    };
+    let b = sg
+        .tensors
+        .get(t)
+        .ok_or_else(|| invalid!("bias out of range"))?;
+    if b.dtype != dtype || b.shape.num_elements()? != n {
+        return Err(invalid!(
+            "bias `{}` must be {n} {dtype} values, is {} {}",
+            b.name,
+            b.dtype,
+            b.shape
+        ));
     }
-}
-
-fn bias_f32<'a>(
-    graph: &'a Graph,
-    sg: &Subgraph,
-    node: &Node,
-    idx: usize,
-    n: usize,
-) -> Result<Option<&'a [f32]>> {
-    match node.inputs.get(idx).copied().flatten() {
-        None => Ok(None),
-        Some(t) => {
-            let b = sg
-                .tensors
-                .get(t)
-                .ok_or_else(|| invalid!("bias out of range"))?;
-            if b.dtype != DType::F32 || b.shape.num_elements()? != n {
-                return Err(invalid!(
-                    "bias `{}` must be {n} f32 values, is {} {}",
-                    b.name,
-                    b.dtype,
-                    b.shape
-                ));
-            }
-            const_f32(graph, b)?
-                .map(Some)
-                .ok_or_else(|| unsupported!("non-constant bias `{}`", b.name))
-        }
-    }
+    let bytes =
+        const_bytes(graph, b).ok_or_else(|| unsupported!("non-constant bias `{}`", b.name))?;
+    let values =
+        bytemuck::try_cast_slice(bytes).map_err(|e| invalid!("constant `{}`: {e:?}", b.name))?;
+    Ok(Some(values))
 }
 
 pub(super) fn prepare_conv(
@@ -367,7 +339,7 @@ pub(super) fn prepare_conv(
         DType::F32 => {
             let wf = const_f32(graph, w)?
                 .ok_or_else(|| unsupported!("non-constant conv filter `{}`", w.name))?;
-            let bias = bias_f32(graph, sg, node, 2, yd[3])?;
+            let bias = bias::<f32>(graph, sg, node, 2, yd[3], DType::F32)?;
             let packed = kconv::pack_conv_filter(&geo, wf, bias)?;
             let scratch = kconv::conv2d_scratch_len(&geo)
                 .checked_mul(4)
@@ -388,7 +360,7 @@ pub(super) fn prepare_conv(
             let q = quant_conv(x, w, y, a.activation, yd[3], 0)?;
             let wb = const_bytes(graph, w)
                 .ok_or_else(|| unsupported!("non-constant conv filter `{}`", w.name))?;
-            let bias = bias_i32(graph, sg, node, 2, yd[3])?;
+            let bias = bias::<i32>(graph, sg, node, 2, yd[3], DType::I32)?;
             let weights =
                 PackedI8Weights::new(bytemuck::cast_slice(wb), yd[3], wd[1] * wd[2] * wd[3], bias)?;
             let scratch = qconv::conv2d_i8_scratch_len(&geo)
@@ -439,7 +411,7 @@ pub(super) fn prepare_depthwise(
     }
     match x.dtype {
         DType::F32 => {
-            bias_f32(graph, sg, node, 2, yd[3])?;
+            bias::<f32>(graph, sg, node, 2, yd[3], DType::F32)?;
             Ok((
                 Prepared::Nn(alloc::boxed::Box::new(NnPrepared::DepthwiseF32 {
                     geo,
@@ -449,7 +421,7 @@ pub(super) fn prepare_depthwise(
             ))
         }
         DType::I8 => {
-            bias_i32(graph, sg, node, 2, yd[3])?;
+            bias::<i32>(graph, sg, node, 2, yd[3], DType::I32)?;
             let q = quant_conv(x, w, y, a.activation, yd[3], 3)?;
             Ok((
                 Prepared::Nn(alloc::boxed::Box::new(NnPrepared::DepthwiseI8 { geo, q })),
@@ -491,7 +463,7 @@ pub(super) fn prepare_fc(
     }
     match x.dtype {
         DType::F32 => {
-            let bias = bias_f32(graph, sg, node, 2, n)?;
+            let bias = bias::<f32>(graph, sg, node, 2, n, DType::F32)?;
             match const_f32(graph, w)? {
                 Some(wf) => {
                     let packed = PackedB::from_nk(wf, n, k, bias)?;
@@ -522,7 +494,7 @@ pub(super) fn prepare_fc(
             let q = quant_conv(x, w, y, act, n, 0)?;
             let wb = const_bytes(graph, w)
                 .ok_or_else(|| unsupported!("non-constant int8 weights `{}`", w.name))?;
-            let bias = bias_i32(graph, sg, node, 2, n)?;
+            let bias = bias::<i32>(graph, sg, node, 2, n, DType::I32)?;
             let weights = PackedI8Weights::new(bytemuck::cast_slice(wb), n, k, bias)?;
             let scratch = qconv::fully_connected_i8_scratch_len(k)
                 .checked_mul(2)

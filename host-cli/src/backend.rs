@@ -16,6 +16,10 @@ pub struct Signature {
     pub inputs: Vec<TensorSpec>,
     /// Outputs in the model's order.
     pub outputs: Vec<TensorSpec>,
+    /// The enclave plans the graph again for the given input shapes at run time (a TensorFlow
+    /// graph with unknown dims), so the output shapes above are those of the stored shapes and
+    /// a run's outputs are checked for dtype and consistency only.
+    pub replanned: bool,
 }
 
 /// Something that loads one model and runs it.
@@ -49,6 +53,7 @@ pub fn signature_of(model: &Model) -> Signature {
     Signature {
         inputs: model.inputs().map(spec).collect(),
         outputs: model.outputs().map(spec).collect(),
+        replanned: false,
     }
 }
 

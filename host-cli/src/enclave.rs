@@ -1,13 +1,12 @@
 //! The enclave backend: models and inputs cross virtio-cerebro into a Cerebro guest through
 //! `vmm::Enclave`; the guest's engine parses and runs them.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use cerebro_engine::loader::detect::Format;
 use cerebro_engine::DType;
-use vmm::enclave::{HostJob, JobError, ModelFormat, Status, Tensor as WireTensor};
-use vmm::{Enclave, EnclaveConfig, EnclaveError, ModelId};
+use vmm::enclave::{JobError, ModelFormat, Status, Tensor as WireTensor};
+use vmm::{Enclave, EnclaveConfig, EnclaveError, LoadOptions, ModelId};
 
 use crate::backend::{Backend, Signature};
 use crate::error::{CliError, ErrorKind, Result};
@@ -30,8 +29,6 @@ pub fn backend(target: &TargetArgs) -> Result<Box<dyn Backend>> {
 pub struct EnclaveBackend {
     enclave: Enclave,
     model: Option<ModelId>,
-    next_id: u64,
-    job_timeout: Duration,
 }
 
 /// Builds the enclave configuration for `target`.
@@ -64,14 +61,11 @@ impl EnclaveBackend {
     /// Boots the enclave.
     pub fn start(target: &TargetArgs) -> Result<Self> {
         let config = enclave_config(target)?;
-        let job_timeout = config.job_timeout;
         let enclave = Enclave::start(config)
             .map_err(|e| CliError::enclave(format!("cannot start the enclave: {e}")))?;
         Ok(EnclaveBackend {
             enclave,
             model: None,
-            next_id: 1 << 32,
-            job_timeout,
         })
     }
 }
@@ -172,6 +166,7 @@ pub fn parse_signature(detail: &str) -> Option<Signature> {
     let mut sig = Signature {
         inputs: Vec::new(),
         outputs: Vec::new(),
+        replanned: false,
     };
     for line in lines {
         let mut parts = line.splitn(4, ' ');
@@ -251,40 +246,45 @@ impl Backend for EnclaveBackend {
     }
 
     fn load(&mut self, model: &ModelSource) -> Result<Signature> {
-        if model.signature.is_some() {
-            return Err(CliError::usage(
-                "--signature needs --native (the enclave loads the default signature)",
-            ));
-        }
         if let Some(old) = self.model.take() {
             let _ = self.enclave.unload(old);
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let bytes: Arc<[u8]> = wire_bytes(model).into();
-        let job = HostJob::LoadModel {
-            model_id: id,
-            format: wire_format(model),
-            bytes,
-            digest: None,
+        let options = LoadOptions {
+            signature: model.signature.clone(),
+            ..LoadOptions::new(wire_format(model))
         };
-        let ticket = self
+        let loaded = self
             .enclave
-            .submit(job)
+            .load(wire_bytes(model), &options)
             .map_err(|e| enclave_failure(e, true, &self.enclave))?;
-        let reply = ticket
-            .wait_timeout(self.job_timeout)
-            .map_err(|e| enclave_failure(EnclaveError::Job(e), true, &self.enclave))?;
-        if reply.status != Status::Ok {
-            return Err(guest_failure(reply.status, &reply.detail, true));
-        }
-        let signature = parse_signature(&reply.detail).ok_or_else(|| {
+        let mut signature = parse_signature(&loaded.detail).ok_or_else(|| {
             CliError::enclave(format!(
                 "the enclave loaded the model but its signature is unreadable: {:?}",
-                reply.detail
+                loaded.detail
             ))
         })?;
-        self.model = Some(ModelId(id));
+        self.model = Some(loaded.id);
+        // A TensorFlow graph is planned again in the guest for other input shapes (its unknown
+        // dims); the guest checks them against the graph's static dims.
+        if let Some(shapes) = &model.input_shapes {
+            let same_ranks = shapes.len() == signature.inputs.len()
+                && shapes
+                    .iter()
+                    .zip(&signature.inputs)
+                    .all(|(s, spec)| s.len() == spec.shape.len());
+            if same_ranks
+                && signature
+                    .inputs
+                    .iter()
+                    .zip(shapes)
+                    .any(|(spec, s)| &spec.shape != s)
+            {
+                for (spec, s) in signature.inputs.iter_mut().zip(shapes) {
+                    spec.shape.clone_from(s);
+                }
+                signature.replanned = true;
+            }
+        }
         Ok(signature)
     }
 

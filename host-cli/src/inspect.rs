@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use cerebro_engine::ir::{Op, TensorKind};
+use cerebro_engine::loader::detect::Format;
 use cerebro_engine::Model;
 use clap::Args;
 use serde_json::json;
 
 use crate::backend::{load_native, signature_of, Signature};
 use crate::error::{CliError, Result};
-use crate::model::{read_model, FormatArg, ModelSource};
+use crate::model::{read_model, saved_model_signatures, FormatArg, ModelSource};
 use crate::tensor::TensorSpec;
 
 /// Arguments of `inspect`.
@@ -132,13 +133,37 @@ fn inspect(args: &InspectArgs) -> Result<()> {
 }
 
 fn header(source: &ModelSource) -> String {
-    format!(
+    let mut out = format!(
         "{}: {} ({}), {} bytes",
         source.path.display(),
         source.format.description(),
         source.format.name(),
         source.bytes.len()
-    )
+    );
+    if let Some(names) = signatures(source) {
+        out.push_str(&format!(
+            "\nsignatures: {} (inspecting {})",
+            names.join(", "),
+            selected_signature(source)
+        ));
+    }
+    out
+}
+
+/// A SavedModel's signature names (`None` for other formats).
+fn signatures(source: &ModelSource) -> Option<Vec<String>> {
+    if source.format != Format::SavedModel {
+        return None;
+    }
+    saved_model_signatures(&source.bytes)
+}
+
+/// The signature `inspect` describes: `--signature`, or the default.
+fn selected_signature(source: &ModelSource) -> &str {
+    source
+        .signature
+        .as_deref()
+        .unwrap_or(cerebro_tensorflow::saved_model::DEFAULT_SIGNATURE)
 }
 
 fn spec_json(s: &TensorSpec) -> serde_json::Value {
@@ -153,6 +178,8 @@ pub fn to_json(source: &ModelSource, s: &Summary) -> serde_json::Value {
         "format_description": source.format.description(),
         "bytes": source.bytes.len(),
         "runnable": true,
+        "signatures": signatures(source),
+        "signature": signatures(source).map(|_| selected_signature(source)),
         "inputs": s.signature.inputs.iter().map(spec_json).collect::<Vec<_>>(),
         "outputs": s.signature.outputs.iter().map(spec_json).collect::<Vec<_>>(),
         "subgraphs": s.subgraphs,

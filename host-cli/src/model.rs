@@ -118,6 +118,17 @@ pub fn read_model(
     })
 }
 
+/// The signature names of a SavedModel (packed as the tar [`read_model`] makes), in name
+/// order; `None` if `bytes` is not a readable SavedModel.
+pub fn saved_model_signatures(bytes: &[u8]) -> Option<Vec<String>> {
+    use cerebro_tensorflow as tf;
+    let entries = tf::archive::read_tar(bytes).ok()?;
+    let files = tf::archive::saved_model_files(&entries).ok()?;
+    let model = tf::SavedModel::parse(&files).ok()?;
+    let names = model.signatures(tf::saved_model::DEFAULT_TAG).ok()?;
+    Some(names.into_iter().map(str::to_string).collect())
+}
+
 /// The message of an engine error without its class prefix when the prefix adds nothing.
 fn engine_message(e: &cerebro_engine::Error) -> String {
     match e {

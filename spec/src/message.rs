@@ -20,8 +20,10 @@ pub const CHUNK_REQUEST_BODY_LEN: usize = 24;
 pub const CHUNK_REQUEST_LEN: usize = HEADER_LEN + CHUNK_REQUEST_BODY_LEN;
 /// Bytes of a chunk response before its data.
 pub const CHUNK_RESPONSE_HEADER_LEN: usize = HEADER_LEN + 32;
-/// Bytes of a load-model job body.
+/// Bytes of a load-model job body without a signature name.
 pub const LOAD_MODEL_BODY_LEN: usize = 56;
+/// Longest SavedModel signature name a load-model job carries, in bytes.
+pub const MAX_SIGNATURE_LEN: usize = 128;
 /// Bytes of a result body before the diagnostic text.
 const RESULT_FIXED: usize = 16;
 
@@ -340,7 +342,46 @@ impl PartialEq for Tensors<'_> {
     }
 }
 
-/// Body of a load-model job (56 bytes).
+/// A SavedModel signature name carried by a load-model job: UTF-8, 1..=[`MAX_SIGNATURE_LEN`]
+/// bytes, stored inline so [`LoadModel`] stays `Copy` and borrows nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SignatureName {
+    len: u8,
+    bytes: [u8; MAX_SIGNATURE_LEN],
+}
+
+impl SignatureName {
+    /// The name `name`; fails if it is empty or longer than [`MAX_SIGNATURE_LEN`] bytes.
+    pub fn new(name: &str) -> Result<Self, WireError> {
+        if name.is_empty() || name.len() > MAX_SIGNATURE_LEN {
+            return Err(WireError::TooLarge {
+                what: "signature name",
+                len: name.len() as u64,
+                max: MAX_SIGNATURE_LEN as u64,
+            });
+        }
+        let mut bytes = [0u8; MAX_SIGNATURE_LEN];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(SignatureName {
+            len: name.len() as u8,
+            bytes,
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        // `new` and `decode` only store whole UTF-8 strings.
+        core::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for SignatureName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Body of a load-model job: 56 bytes, then an optional SavedModel signature name.
 ///
 /// ```text
 /// 0   le64 model_id
@@ -348,6 +389,10 @@ impl PartialEq for Tensors<'_> {
 /// 16  le32 format         ModelFormat hint
 /// 20  le32 digest_alg     DigestAlgorithm
 /// 24  u8   digest[32]
+/// -- present only when the body is longer than 56 bytes:
+/// 56  le16 signature_len  1..=MAX_SIGNATURE_LEN
+/// 58  u8   reserved[6]    0
+/// 64  u8   signature[signature_len] (UTF-8), zero padding to a multiple of 8
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadModel {
@@ -361,6 +406,67 @@ pub struct LoadModel {
     pub digest_alg: DigestAlgorithm,
     /// Digest of the whole model.
     pub digest: [u8; 32],
+    /// SavedModel signature to load (`None`: the format's default, `serving_default`).
+    pub signature: Option<SignatureName>,
+}
+
+impl LoadModel {
+    fn body_len(&self) -> usize {
+        match &self.signature {
+            None => LOAD_MODEL_BODY_LEN,
+            Some(s) => LOAD_MODEL_BODY_LEN + 8 + (s.len as usize).next_multiple_of(8),
+        }
+    }
+
+    fn encode(&self, w: &mut Writer<'_>) -> Result<(), WireError> {
+        w.u64(self.model_id)?;
+        w.u64(self.total_size)?;
+        w.u32(self.format.0)?;
+        w.u32(self.digest_alg as u32)?;
+        w.bytes(&self.digest)?;
+        if let Some(s) = &self.signature {
+            w.u16(u16::from(s.len))?;
+            w.bytes(&[0; 6])?;
+            w.bytes(s.as_str().as_bytes())?;
+            w.align8()?;
+        }
+        Ok(())
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, WireError> {
+        let model_id = r.u64()?;
+        let total_size = r.u64()?;
+        let format = ModelFormat(r.u32()?);
+        let digest_alg = DigestAlgorithm::from_code(r.u32()?)?;
+        let digest = r.digest()?;
+        let signature = if r.remaining() == 0 {
+            None
+        } else {
+            let len = r.u16()? as usize;
+            if len == 0 || len > MAX_SIGNATURE_LEN {
+                return Err(WireError::TooLarge {
+                    what: "signature name",
+                    len: len as u64,
+                    max: MAX_SIGNATURE_LEN as u64,
+                });
+            }
+            if r.bytes(6)?.iter().any(|&b| b != 0) {
+                return Err(WireError::ReservedNotZero);
+            }
+            let name = core::str::from_utf8(r.bytes(len)?).map_err(|_| WireError::NotUtf8)?;
+            r.align8()?;
+            Some(SignatureName::new(name)?)
+        };
+        r.finish()?;
+        Ok(LoadModel {
+            model_id,
+            total_size,
+            format,
+            digest_alg,
+            digest,
+            signature,
+        })
+    }
 }
 
 /// A job as carried by the job queue.
@@ -410,7 +516,7 @@ impl<'a> Job<'a> {
     fn body_len(&self) -> Option<usize> {
         match self {
             Job::Echo { payload } | Job::Checksum { payload } => Some(payload.len()),
-            Job::LoadModel(_) => Some(LOAD_MODEL_BODY_LEN),
+            Job::LoadModel(l) => Some(l.body_len()),
             Job::Run { inputs, .. } => inputs.encoded_len()?.checked_add(8),
             Job::Unload { .. } => Some(8),
             Job::Info => Some(0),
@@ -429,13 +535,7 @@ impl<'a> Job<'a> {
             .ok_or(WireError::BufferTooSmall { need: usize::MAX })?;
         encode_message(self.kind(), job_id, body_len, out, |w| match self {
             Job::Echo { payload } | Job::Checksum { payload } => w.bytes(payload),
-            Job::LoadModel(l) => {
-                w.u64(l.model_id)?;
-                w.u64(l.total_size)?;
-                w.u32(l.format.0)?;
-                w.u32(l.digest_alg as u32)?;
-                w.bytes(&l.digest)
-            }
+            Job::LoadModel(l) => l.encode(w),
             Job::Run { model_id, inputs } => {
                 w.u64(*model_id)?;
                 inputs.encode(w)
@@ -452,21 +552,7 @@ impl<'a> Job<'a> {
         let job = match h.kind {
             Kind::Echo => Job::Echo { payload: body },
             Kind::Checksum => Job::Checksum { payload: body },
-            Kind::LoadModel => {
-                let model_id = r.u64()?;
-                let total_size = r.u64()?;
-                let format = ModelFormat(r.u32()?);
-                let digest_alg = DigestAlgorithm::from_code(r.u32()?)?;
-                let digest = r.digest()?;
-                r.finish()?;
-                Job::LoadModel(LoadModel {
-                    model_id,
-                    total_size,
-                    format,
-                    digest_alg,
-                    digest,
-                })
-            }
+            Kind::LoadModel => Job::LoadModel(LoadModel::decode(&mut r)?),
             Kind::Run => {
                 let model_id = r.u64()?;
                 let inputs = TensorList::decode(&body[8..])?;

@@ -60,11 +60,29 @@ proptest! {
     }
 
     #[test]
-    fn load_model_round_trip(model_id: u64, total_size: u64, format: u32, digest: [u8; 32], id: u64) {
-        let job = Job::LoadModel(LoadModel { model_id, total_size, format: ModelFormat(format), digest_alg: DigestAlgorithm::Sha256, digest });
+    fn load_model_round_trip(model_id: u64, total_size: u64, format: u32, digest: [u8; 32], id: u64, name in prop::option::of("\\PC{1,30}")) {
+        let signature = name.as_deref().map(|n| SignatureName::new(n).unwrap());
+        let job = Job::LoadModel(LoadModel { model_id, total_size, format: ModelFormat(format), digest_alg: DigestAlgorithm::Sha256, digest, signature });
         let buf = encode_job(&job, id);
-        prop_assert_eq!(buf.len(), HEADER_LEN + LOAD_MODEL_BODY_LEN);
-        prop_assert_eq!(Job::decode(&buf).unwrap(), (id, job));
+        let expected = match &name {
+            None => HEADER_LEN + LOAD_MODEL_BODY_LEN,
+            Some(n) => HEADER_LEN + LOAD_MODEL_BODY_LEN + 8 + n.len().next_multiple_of(8),
+        };
+        prop_assert_eq!(buf.len(), expected);
+        let (got_id, got) = Job::decode(&buf).unwrap();
+        prop_assert_eq!(got_id, id);
+        let Job::LoadModel(l) = got else { panic!("kind") };
+        prop_assert_eq!(l.signature.as_ref().map(|s| s.as_str()), name.as_deref());
+        prop_assert_eq!(Job::LoadModel(l), job);
+        // Every strict prefix of the body fails to decode (a header whose body_len we shrink).
+        if name.is_some() {
+            for cut in [1usize, 8] {
+                let mut short = buf[..buf.len() - cut].to_vec();
+                let body_len = (short.len() - HEADER_LEN) as u32;
+                short[4..8].copy_from_slice(&body_len.to_le_bytes());
+                prop_assert!(Job::decode(&short).is_err());
+            }
+        }
     }
 
     #[test]

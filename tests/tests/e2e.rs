@@ -18,12 +18,6 @@ use support::*;
 use vmm::enclave::{DType, HostJob, JobError, ModelFormat, Status, Tensor};
 use vmm::{Enclave, EnclaveConfig, EnclaveError, ModelId};
 
-/// Fixtures that cannot go through the enclave, each with the reason (checked natively in cli.rs).
-const NOT_THROUGH_THE_ENCLAVE: &[(&str, &str)] = &[(
-    "tf_module_features",
-    "named SavedModel signature: the load job has no signature field",
-)];
-
 fn start(mem_mib: u64, max_model_size: u64) -> Enclave {
     let mut config = EnclaveConfig::new(cerebro_guest_image::KERNEL);
     config.mem_mib = mem_mib;
@@ -132,6 +126,7 @@ fn load(
     id: u64,
     bytes: Vec<u8>,
     format: ModelFormat,
+    signature: Option<String>,
 ) -> Result<String, (Status, String)> {
     let bytes: Arc<[u8]> = bytes.into();
     let ticket = enclave
@@ -140,6 +135,7 @@ fn load(
             format,
             bytes,
             digest: None,
+            signature,
         })
         .expect("submit load");
     let reply = ticket
@@ -161,13 +157,9 @@ fn every_fixture_in_the_enclave_matches_its_golden() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for (i, f) in fixtures().iter().enumerate() {
-        if let Some((_, why)) = NOT_THROUGH_THE_ENCLAVE.iter().find(|(n, _)| *n == f.name) {
-            eprintln!("not through the enclave: {} ({why})", f.name);
-            continue;
-        }
         let id = 1000 + i as u64;
         let (bytes, format) = model_payload(f);
-        let loaded = load(&enclave, id, bytes, format);
+        let loaded = load(&enclave, id, bytes, format, f.signature.clone());
         if !WORKING_FORMATS.contains(&f.format.as_str()) {
             if loaded.is_ok() {
                 failures.push(format!(
@@ -282,7 +274,7 @@ fn bad_requests_leave_the_enclave_serving() {
     // 128 MiB of guest memory; the host offers models up to 1 GiB so the guest's own limit is hit.
     let enclave = start(128, 1 << 30);
     let (model, input, golden) = digits_golden();
-    load(&enclave, 1, model.clone(), ModelFormat::TFLITE).expect("good model loads");
+    load(&enclave, 1, model.clone(), ModelFormat::TFLITE, None).expect("good model loads");
     let good = ModelId(1);
     still_serves(&enclave, good, &input, &golden, "start");
 
@@ -292,6 +284,7 @@ fn bad_requests_leave_the_enclave_serving() {
         2,
         model[..model.len() / 3].to_vec(),
         ModelFormat::AUTO,
+        None,
     )
     .unwrap_err();
     assert_eq!(status, Status::BadModel, "{detail}");
@@ -303,6 +296,7 @@ fn bad_requests_leave_the_enclave_serving() {
         3,
         b"\x01\x02 not a model at all \xfe\xff".to_vec(),
         ModelFormat::AUTO,
+        None,
     )
     .unwrap_err();
     assert_eq!(status, Status::BadModel, "{detail}");
@@ -310,7 +304,7 @@ fn bad_requests_leave_the_enclave_serving() {
     still_serves(&enclave, good, &input, &golden, "unknown format");
 
     // A format code the guest does not know.
-    let (status, _) = load(&enclave, 4, model.clone(), ModelFormat(99)).unwrap_err();
+    let (status, _) = load(&enclave, 4, model.clone(), ModelFormat(99), None).unwrap_err();
     assert_eq!(status, Status::Unsupported);
     still_serves(&enclave, good, &input, &golden, "unsupported format");
 
@@ -354,7 +348,7 @@ fn bad_requests_leave_the_enclave_serving() {
     // A model over the guest's memory limit: refused before its bytes are pulled.
     let mut huge = vec![0u8; 96 << 20];
     huge[4..8].copy_from_slice(b"TFL3");
-    let (status, detail) = load(&enclave, 5, huge, ModelFormat::AUTO).unwrap_err();
+    let (status, detail) = load(&enclave, 5, huge, ModelFormat::AUTO, None).unwrap_err();
     assert!(
         matches!(status, Status::OutOfMemory | Status::TooLarge),
         "{status:?}: {detail}"
@@ -368,7 +362,7 @@ fn bad_requests_leave_the_enclave_serving() {
     );
 
     // The same id twice is refused; unload then works and the id is gone.
-    let (status, _) = load(&enclave, 1, model.clone(), ModelFormat::TFLITE).unwrap_err();
+    let (status, _) = load(&enclave, 1, model.clone(), ModelFormat::TFLITE, None).unwrap_err();
     assert_eq!(status, Status::Busy);
     still_serves(&enclave, good, &input, &golden, "duplicate id");
     enclave.unload(good).expect("unload");
@@ -377,7 +371,7 @@ fn bad_requests_leave_the_enclave_serving() {
         Status::UnknownModel,
         "after unload",
     );
-    load(&enclave, 6, model, ModelFormat::TFLITE).expect("reload");
+    load(&enclave, 6, model, ModelFormat::TFLITE, None).expect("reload");
     still_serves(&enclave, ModelId(6), &input, &golden, "reload");
 }
 
@@ -496,6 +490,68 @@ fn cli_runs_every_example_format_in_the_enclave() {
         &example("digit_3.npy"),
     ]);
     assert_one_line_error(&o, 3, &["memory limit"]);
+}
+
+/// A named SavedModel signature crosses the wire: `--signature NAME` in the enclave matches the
+/// golden (every output), `inspect` lists the model's signatures, and an unknown name is a bad
+/// model (exit 3) that names the signatures the model has.
+#[test]
+fn cli_named_signature_in_the_enclave() {
+    if !kvm_available() {
+        return;
+    }
+    let f = fixtures()
+        .into_iter()
+        .find(|f| f.name == "tf_module_features")
+        .expect("fixture tf_module_features");
+    let signature = f.signature.clone().expect("a named signature");
+    let model = f.model.display().to_string();
+    let out = scratch_dir("enclave-signature");
+    let mut args = vec![
+        "--model".to_string(),
+        model.clone(),
+        "--signature".into(),
+        signature.clone(),
+        "--output-dir".into(),
+        out.display().to_string(),
+        "--json".into(),
+    ];
+    for input in &f.runs[0].inputs {
+        args.extend(["--input".into(), input.display().to_string()]);
+    }
+    let o = run_cli(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(doc["backend"], "enclave");
+    for (i, golden) in f.runs[0].outputs.iter().enumerate() {
+        let got = npy::read(out.join(format!("output_{i}.npy"))).expect("output");
+        let want = npy::read(golden).expect("golden");
+        compare(&got, &want, &f.compare, f.tolerance).unwrap_or_else(|e| panic!("output {i}: {e}"));
+    }
+
+    let o = run_cli(["inspect", "--json", &model]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let names: Vec<&str> = doc["signatures"]
+        .as_array()
+        .expect("signatures listed")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(names.contains(&signature.as_str()), "{names:?}");
+    assert!(names.contains(&"serving_default"), "{names:?}");
+
+    let mut args = vec![
+        "--model".to_string(),
+        model,
+        "--signature".into(),
+        "no_such_signature".into(),
+    ];
+    for input in &f.runs[0].inputs {
+        args.extend(["--input".into(), input.display().to_string()]);
+    }
+    let o = run_cli(&args);
+    assert_one_line_error(&o, 3, &["no_such_signature", &signature, "serving_default"]);
 }
 
 /// `bench --native` measures the enclave and the native engine in one invocation.

@@ -17,9 +17,9 @@ use cerebro_spec::features::{DEVICE_FEATURES, REQUIRED_FEATURES, VIRTIO_CEREBRO_
 use cerebro_spec::mmio::{self, reg, status};
 use cerebro_spec::{
     wait_bits, ChunkRequest, ChunkResponse, DeviceConfig, DigestAlgorithm, Job, JobResult, Kind,
-    LoadModel, MessageHeader, ResultPayload, Status, TensorView, Tensors, WireError, CHUNKQ,
-    CHUNK_REQUEST_LEN, CHUNK_RESPONSE_HEADER_LEN, CONFIG_SPACE_LEN, HEADER_LEN, JOBQ, NUM_QUEUES,
-    QUEUE_SIZE_MAX, RESULTQ, VIRTIO_CEREBRO_VENDOR_ID, VIRTIO_ID_CEREBRO,
+    LoadModel, MessageHeader, ResultPayload, SignatureName, Status, TensorView, Tensors, WireError,
+    CHUNKQ, CHUNK_REQUEST_LEN, CHUNK_RESPONSE_HEADER_LEN, CONFIG_SPACE_LEN, HEADER_LEN, JOBQ,
+    NUM_QUEUES, QUEUE_SIZE_MAX, RESULTQ, VIRTIO_CEREBRO_VENDOR_ID, VIRTIO_ID_CEREBRO,
 };
 
 use crate::chain::{self, ChainError};
@@ -802,11 +802,17 @@ impl DeviceHandle {
                 model_id,
                 format,
                 bytes,
+                signature,
                 ..
             } => Job::LoadModel(LoadModel {
                 model_id: *model_id,
                 total_size: bytes.len() as u64,
                 format: *format,
+                signature: signature
+                    .as_deref()
+                    .map(SignatureName::new)
+                    .transpose()
+                    .map_err(JobError::Encode)?,
                 digest_alg: DigestAlgorithm::Sha256,
                 digest,
             }),

@@ -54,6 +54,9 @@ pub enum HostJob {
         /// The SHA-256 the guest must verify (e.g. from a signed manifest); `None`: the
         /// device computes it from `bytes`.
         digest: Option<[u8; 32]>,
+        /// SavedModel signature to load (`None`: `serving_default`); at most
+        /// [`MAX_SIGNATURE_LEN`](cerebro_spec::MAX_SIGNATURE_LEN) bytes.
+        signature: Option<String>,
     },
     /// Run a loaded model.
     Run {

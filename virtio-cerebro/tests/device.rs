@@ -507,6 +507,7 @@ fn start_load(h: &mut Harness, model: &Arc<[u8]>) -> (JobTicket, u64) {
             format: ModelFormat::RAW,
             bytes: model.clone(),
             digest: None,
+            signature: None,
         })
         .unwrap();
     let (_, len) = h.pop_used(JOBQ).unwrap();

@@ -82,6 +82,39 @@ impl EnclaveConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ModelId(pub u64);
 
+/// How [`Enclave::load`] loads a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Format hint ([`ModelFormat::AUTO`]: the guest detects it from the content).
+    pub format: ModelFormat,
+    /// The SHA-256 the guest must verify (e.g. from a signed manifest); `None`: computed from
+    /// the bytes.
+    pub digest: Option<[u8; 32]>,
+    /// SavedModel signature to load (`None`: `serving_default`).
+    pub signature: Option<String>,
+}
+
+impl LoadOptions {
+    /// Loads a model of `format` with the computed digest and the default signature.
+    pub fn new(format: ModelFormat) -> Self {
+        LoadOptions {
+            format,
+            digest: None,
+            signature: None,
+        }
+    }
+}
+
+/// A model [`Enclave::load`] loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadedModel {
+    /// Its id.
+    pub id: ModelId,
+    /// The guest's load detail: `loaded <format> <n_in> <n_out>`, then one `in|out <dtype>
+    /// <dims> <name>` line per tensor (see guest/kernel/src/engine_handler.rs).
+    pub detail: String,
+}
+
 /// Why an enclave call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EnclaveError {
@@ -232,14 +265,7 @@ impl Enclave {
         bytes: impl Into<Arc<[u8]>>,
         format: ModelFormat,
     ) -> Result<ModelId, EnclaveError> {
-        let id = ModelId(self.next_model.fetch_add(1, Ordering::Relaxed));
-        self.call(HostJob::LoadModel {
-            model_id: id.0,
-            format,
-            bytes: bytes.into(),
-            digest: None,
-        })?;
-        Ok(id)
+        Ok(self.load(bytes, &LoadOptions::new(format))?.id)
     }
 
     /// Like [`Enclave::load_model`], with the SHA-256 the guest must verify given by the caller
@@ -250,14 +276,33 @@ impl Enclave {
         format: ModelFormat,
         digest: [u8; 32],
     ) -> Result<ModelId, EnclaveError> {
-        let id = ModelId(self.next_model.fetch_add(1, Ordering::Relaxed));
-        self.call(HostJob::LoadModel {
-            model_id: id.0,
-            format,
-            bytes: bytes.into(),
+        let options = LoadOptions {
             digest: Some(digest),
+            ..LoadOptions::new(format)
+        };
+        Ok(self.load(bytes, &options)?.id)
+    }
+
+    /// Transfers and loads a model as `options` say (format hint, digest, SavedModel
+    /// signature); returns its id and the guest's load detail (the engine's description of the
+    /// model's inputs and outputs).
+    pub fn load(
+        &self,
+        bytes: impl Into<Arc<[u8]>>,
+        options: &LoadOptions,
+    ) -> Result<LoadedModel, EnclaveError> {
+        let id = ModelId(self.next_model.fetch_add(1, Ordering::Relaxed));
+        let reply = self.call(HostJob::LoadModel {
+            model_id: id.0,
+            format: options.format,
+            bytes: bytes.into(),
+            digest: options.digest,
+            signature: options.signature.clone(),
         })?;
-        Ok(id)
+        Ok(LoadedModel {
+            id,
+            detail: reply.detail,
+        })
     }
 
     /// Runs a loaded model on `inputs` (in the model's input order) and returns its outputs.

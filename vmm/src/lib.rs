@@ -27,7 +27,7 @@ pub use vmm_sys_util::eventfd::EventFd;
 
 pub use builder::{DeviceSubscriber, Populate, RunningVm, VmBuilder, VmConfig};
 pub use devices::bus::MmioDevice;
-pub use enclave::{Enclave, EnclaveConfig, EnclaveError, ModelId};
+pub use enclave::{Enclave, EnclaveConfig, EnclaveError, LoadOptions, LoadedModel, ModelId};
 pub use error::{Error, FaultReport, GuestError, RegisterDump};
 pub use stop::{StopReason, StopToken};
 pub use vstate::vcpu::VmExit;

@@ -208,6 +208,7 @@ fn chunked_model_transfer_and_errors() {
                 format: ModelFormat::RAW,
                 bytes: model.clone(),
                 digest: None,
+                signature: None,
             },
             TIMEOUT,
         )
@@ -225,6 +226,7 @@ fn chunked_model_transfer_and_errors() {
                 format: ModelFormat::RAW,
                 bytes: model.clone(),
                 digest: Some([0x55; 32]),
+                signature: None,
             },
             TIMEOUT,
         )
@@ -240,6 +242,7 @@ fn chunked_model_transfer_and_errors() {
                 format: ModelFormat::RAW,
                 bytes: model.clone(),
                 digest: None,
+                signature: None,
             },
             TIMEOUT,
         )
@@ -255,6 +258,7 @@ fn chunked_model_transfer_and_errors() {
                 format: ModelFormat::TFLITE,
                 bytes: model[..100].into(),
                 digest: None,
+                signature: None,
             },
             TIMEOUT,
         )
@@ -314,6 +318,7 @@ fn chunked_model_transfer_and_errors() {
             format: ModelFormat::RAW,
             bytes: huge,
             digest: None,
+            signature: None,
         }),
         Err(JobError::ModelTooLarge { .. })
     ));

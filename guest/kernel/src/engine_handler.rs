@@ -43,7 +43,14 @@ struct Loaded {
     model: Model,
     /// For TensorFlow graphs, whose input dims may be unknown (the batch): the model bytes, kept
     /// to plan the graph again for the input shapes of a run.
-    replannable: Option<(Vec<u8>, Format)>,
+    replannable: Option<Replannable>,
+}
+
+/// What a TensorFlow graph is planned again from: its bytes, format and SavedModel signature.
+struct Replannable {
+    bytes: Vec<u8>,
+    format: Format,
+    signature: Option<String>,
 }
 
 /// The engine job handler. Raw-format loads (the built-in digest job of the transport tests)
@@ -301,14 +308,20 @@ impl JobHandler for EngineHandler {
             Some(f) => f,
             None => loader::detect(model_bytes).map_err(engine_failure)?,
         };
+        let signature = request.signature.as_ref().map(|s| s.as_str());
         let options = LoadOptions {
             params,
+            signature,
             ..LoadOptions::default()
         };
         let model = loader::load_as(model_bytes, format, &options).map_err(engine_failure)?;
         let detail = signature_detail(format, &model);
         let replannable =
-            matches!(format, Format::SavedModel | Format::GraphDef).then(|| (bytes, format));
+            matches!(format, Format::SavedModel | Format::GraphDef).then(|| Replannable {
+                signature: signature.map(String::from),
+                bytes,
+                format,
+            });
         self.models
             .insert(request.model_id, Loaded { model, replannable });
         Ok(detail)
@@ -352,12 +365,13 @@ impl JobHandler for EngineHandler {
                 .zip(&shapes)
                 .any(|(t, s)| t.shape.dims() != s.as_slice());
         if shapes_differ {
-            if let Some((bytes, format)) = &loaded.replannable {
+            if let Some(r) = &loaded.replannable {
                 let options = LoadOptions {
                     input_shapes: Some(&shapes),
+                    signature: r.signature.as_deref(),
                     ..LoadOptions::default()
                 };
-                if let Ok(model) = loader::load_as(bytes, *format, &options) {
+                if let Ok(model) = loader::load_as(&r.bytes, r.format, &options) {
                     loaded.model = model;
                 }
             }

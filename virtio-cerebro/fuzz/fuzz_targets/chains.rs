@@ -144,6 +144,7 @@ fuzz_target!(|data: &[u8]| {
                     format: ModelFormat::RAW,
                     bytes: model.clone(),
                 digest: None,
+                signature: None,
                 }) {
                     tickets.push(t);
                 }

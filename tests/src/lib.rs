@@ -55,71 +55,38 @@ pub fn test_config(cmdline: &str, watchdog: Duration) -> vmm::VmConfig {
 
 /// Boots `kernel` with `config`, waits for it to end and collects what happened.
 pub fn boot_with(config: vmm::VmConfig, kernel: &[u8]) -> Boot {
-    let started = Instant::now();
-    let builder = match vmm::VmBuilder::new(config) {
-        Ok(builder) => builder,
-        Err(error) => {
-            return Boot {
-                ready_at: None,
-                result: Err(error),
-                console: String::new(),
-                elapsed: started.elapsed(),
-            }
-        }
-    };
-    let console = builder.console();
-    let mut vm = match builder.start(kernel) {
-        Ok(vm) => vm,
-        Err(error) => {
-            return Boot {
-                ready_at: None,
-                result: Err(error),
-                console: console.text(),
-                elapsed: started.elapsed(),
-            }
-        }
-    };
-    let ready_at = vm.wait_ready().ok();
-    let result = vm.wait();
-    Boot {
-        ready_at,
-        result,
-        console: console.text(),
-        elapsed: started.elapsed(),
-    }
+    boot_and_rearm(config, kernel, None)
 }
 
 /// Boots the embedded kernel with `cmdline` (allowing `boot_limit` to get ready), then re-arms the
 /// watchdog to `after_ready`: whatever the guest does next (fault, hang) must end within that,
 /// however long VM set-up took on a loaded machine.
 pub fn boot_then_arm(cmdline: &str, boot_limit: Duration, after_ready: Duration) -> Boot {
+    boot_and_rearm(test_config(cmdline, boot_limit), KERNEL, Some(after_ready))
+}
+
+/// Boots `kernel`, re-arms the watchdog to `after_ready` (if given) once the guest is ready, and
+/// collects how the VM ended.
+fn boot_and_rearm(config: vmm::VmConfig, kernel: &[u8], after_ready: Option<Duration>) -> Boot {
     let started = Instant::now();
-    let builder = match vmm::VmBuilder::new(test_config(cmdline, boot_limit)) {
+    let ended_early = |result, console: String| Boot {
+        ready_at: None,
+        result: Err(result),
+        console,
+        elapsed: started.elapsed(),
+    };
+    let builder = match vmm::VmBuilder::new(config) {
         Ok(builder) => builder,
-        Err(error) => {
-            return Boot {
-                ready_at: None,
-                result: Err(error),
-                console: String::new(),
-                elapsed: started.elapsed(),
-            }
-        }
+        Err(error) => return ended_early(error, String::new()),
     };
     let console = builder.console();
-    let mut vm = match builder.start(KERNEL) {
+    let mut vm = match builder.start(kernel) {
         Ok(vm) => vm,
-        Err(error) => {
-            return Boot {
-                ready_at: None,
-                result: Err(error),
-                console: console.text(),
-                elapsed: started.elapsed(),
-            }
-        }
+        Err(error) => return ended_early(error, console.text()),
     };
     let ready_at = vm.wait_ready().ok();
-    if ready_at.is_some() {
-        vm.watchdog().arm(after_ready);
+    if let (Some(_), Some(limit)) = (ready_at, after_ready) {
+        vm.watchdog().arm(limit);
     }
     let result = vm.wait();
     Boot {

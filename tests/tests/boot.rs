@@ -655,21 +655,30 @@ fn fully_populated_memory_boots_too() {
     );
 }
 
-#[test]
-fn ring0_fault_in_the_entry_is_reported_too() {
-    if !require_kvm("ring0_fault_in_the_entry_is_reported_too") {
-        return;
-    }
-    // Patch a ud2 over the first instruction of the 64-bit entry (ring 0).
+/// Boots a copy of the kernel whose 64-bit entry (ELF `e_entry`, ring 0) starts with `code`;
+/// returns the entry address and the outcome.
+fn boot_with_entry_patched(code: &[u8]) -> (u64, cerebro_tests::Boot) {
     let mut image = KERNEL.to_vec();
     let entry = u64::from_le_bytes(image[24..32].try_into().unwrap());
     let segment = elf_segments(KERNEL)
         .into_iter()
         .find(|s| s.addr <= entry && entry < s.addr + s.file_size)
-        .unwrap();
+        .expect("a segment holds the entry");
     let at = (segment.offset + (entry - segment.addr)) as usize;
-    image[at..at + 2].copy_from_slice(&[0x0F, 0x0B]);
-    let outcome = boot_with(test_config("", Duration::from_secs(30)), &image);
+    image[at..at + code.len()].copy_from_slice(code);
+    (
+        entry,
+        boot_with(test_config("", Duration::from_secs(30)), &image),
+    )
+}
+
+#[test]
+fn ring0_fault_in_the_entry_is_reported_too() {
+    if !require_kvm("ring0_fault_in_the_entry_is_reported_too") {
+        return;
+    }
+    // A ud2 over the first instruction of the 64-bit entry (ring 0).
+    let (entry, outcome) = boot_with_entry_patched(&[0x0F, 0x0B]);
     assert!(outcome.ready_at.is_none());
     match outcome.result {
         Err(Error::Guest(GuestError::Fault(report))) => {
@@ -749,15 +758,7 @@ fn triple_fault_ends_with_shutdown_and_registers() {
     }
     // Patch `xor %rsp, %rsp; ud2` over the 64-bit entry: the #UD cannot push its frame (#PF),
     // neither can the #PF (#DF), nor the #DF: a triple fault, KVM_EXIT_SHUTDOWN.
-    let mut image = KERNEL.to_vec();
-    let entry = u64::from_le_bytes(image[24..32].try_into().unwrap());
-    let segment = elf_segments(KERNEL)
-        .into_iter()
-        .find(|s| s.addr <= entry && entry < s.addr + s.file_size)
-        .unwrap();
-    let at = (segment.offset + (entry - segment.addr)) as usize;
-    image[at..at + 5].copy_from_slice(&[0x48, 0x31, 0xE4, 0x0F, 0x0B]);
-    let outcome = boot_with(test_config("", Duration::from_secs(30)), &image);
+    let (_, outcome) = boot_with_entry_patched(&[0x48, 0x31, 0xE4, 0x0F, 0x0B]);
     match outcome.result {
         Err(Error::Guest(error @ GuestError::Shutdown(_))) => {
             let dump = error
@@ -782,15 +783,7 @@ fn sse_in_ring0_is_reported_as_the_platform_handles_it() {
     }
     // Patch `xorps %xmm0, %xmm0; ud2` over the 64-bit entry. kvm-pvm emulates ring 0 and cannot
     // emulate SSE: KVM_EXIT_INTERNAL_ERROR. Hardware KVM runs the xorps and reports the ud2.
-    let mut image = KERNEL.to_vec();
-    let entry = u64::from_le_bytes(image[24..32].try_into().unwrap());
-    let segment = elf_segments(KERNEL)
-        .into_iter()
-        .find(|s| s.addr <= entry && entry < s.addr + s.file_size)
-        .unwrap();
-    let at = (segment.offset + (entry - segment.addr)) as usize;
-    image[at..at + 5].copy_from_slice(&[0x0F, 0x57, 0xC0, 0x0F, 0x0B]);
-    let outcome = boot_with(test_config("", Duration::from_secs(30)), &image);
+    let (entry, outcome) = boot_with_entry_patched(&[0x0F, 0x57, 0xC0, 0x0F, 0x0B]);
     match outcome.result {
         Err(Error::Guest(error @ GuestError::InternalError { .. })) => {
             assert!(

@@ -1,6 +1,7 @@
 //! The executor allocates nothing while running: all memory (arena, scratch, packed weights) is
 //! planned at load. Checked with a counting global allocator around `Model::run` on real
-//! fixtures (f32 and int8 MobileNetV2, the digits CNN, the stateful model after its first run).
+//! fixtures (f32 and int8 MobileNetV2, the digits CNN, the stateful model after its first run,
+//! a Flax transformer encoder block and a JAX CNN).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
@@ -34,12 +35,33 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// A TFLite fixture.
 fn check(name: &str, warm_runs: usize) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/models/tflite")
         .join(name);
     let bytes = std::fs::read(dir.join("model.tflite")).expect("fixture model");
-    let mut model = Model::new(loader::tflite::load(&bytes).expect("load")).expect("plan");
+    let model = Model::new(loader::tflite::load(&bytes).expect("load")).expect("plan");
+    check_model(name, model, &dir, warm_runs);
+}
+
+/// A JAX export (with its Flax variables when the fixture has them).
+fn check_stablehlo(name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/models/jax_export")
+        .join(name);
+    let bytes = std::fs::read(dir.join("model.jax_exported")).expect("fixture model");
+    let graph = match std::fs::read(dir.join("variables.msgpack")) {
+        Ok(params) => loader::stablehlo::load_with_params(&bytes, &params),
+        Err(_) => loader::stablehlo::load(&bytes),
+    }
+    .expect("load");
+    check_model(name, Model::new(graph).expect("plan"), &dir, 0);
+}
+
+/// Runs `model` on the fixture's first inputs `warm_runs` times, then asserts that two more
+/// runs allocate nothing.
+fn check_model(name: &str, mut model: Model, dir: &Path, warm_runs: usize) {
     let dtypes: Vec<_> = model.inputs().map(|t| t.dtype).collect();
     let inputs: Vec<_> = (0..dtypes.len())
         .map(|i| cerebro_npy::read(dir.join(format!("run0_input{i}.npy"))).expect("fixture input"))
@@ -77,4 +99,7 @@ fn running_does_not_allocate() {
     check("softmax_int8", 0);
     // Resource variables get their storage on the first ASSIGN_VARIABLE, then reuse it.
     check("stateful_accumulator", 1);
+    // Matrix products (dot_general on the GEMM), broadcasts, reductions, transposes.
+    check_stablehlo("flax_encoder_block_export");
+    check_stablehlo("jax_cnn_export");
 }

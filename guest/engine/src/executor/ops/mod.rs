@@ -1,5 +1,6 @@
 //! Per-op load-time preparation and run-time dispatch.
 
+mod dot;
 mod elementwise;
 pub(crate) mod nn;
 mod quantized;
@@ -10,12 +11,11 @@ mod shape;
 mod util;
 
 use alloc::boxed::Box;
-use alloc::vec::Vec;
 
 use crate::error::Result;
 use crate::executor::kernels::quant::ops::SoftmaxI8Params;
 use crate::executor::Ctx;
-use crate::ir::{DType, DotGeneralAttrs, Graph, Node, Op, Subgraph};
+use crate::ir::{DType, Graph, Node, Op, Subgraph};
 use crate::{invalid, unsupported};
 
 pub(crate) use util::Bcast;
@@ -42,18 +42,8 @@ pub(crate) enum Prepared {
     QuantSoftmax(SoftmaxI8Params),
     /// Convolution / FC / pooling / matmul data (packed weights, geometry).
     Nn(Box<nn::NnPrepared>),
-    /// General dot product offset tables.
-    DotGeneral(Box<DotPlan>),
-}
-
-/// Offsets of a general dot product: `out[b, i, j] = Σ_k lhs[lb[b] + li[i] + lk[k]] · rhs[rb[b] + rj[j] + rk[k]]`.
-pub(crate) struct DotPlan {
-    lb: Vec<usize>,
-    li: Vec<usize>,
-    lk: Vec<usize>,
-    rb: Vec<usize>,
-    rj: Vec<usize>,
-    rk: Vec<usize>,
+    /// A batch of matrix products (dot_general, batch matmul) on the packed GEMM.
+    Matmul(Box<dot::MatmulPlan>),
 }
 
 /// Checks a node's arity.
@@ -127,11 +117,11 @@ pub(crate) fn prepare(graph: &Graph, sg: &Subgraph, node: &Node) -> Result<(Prep
         }
         Op::BatchMatMul { adj_x, adj_y } => {
             arity(node, 2..=2, 1)?;
-            return nn::prepare_batch_matmul(sg, node, *adj_x, *adj_y);
+            return dot::prepare_batch_matmul(graph, sg, node, *adj_x, *adj_y);
         }
         Op::DotGeneral(a) => {
             arity(node, 2..=2, 1)?;
-            prepare_dot_general(sg, node, a)?
+            return dot::prepare_dot_general(graph, sg, node, a);
         }
         Op::Pool2d(a) => {
             arity(node, 1..=1, 1)?;
@@ -283,112 +273,6 @@ fn resource_input(sg: &Subgraph, node: &Node) -> Result<()> {
     Ok(())
 }
 
-fn prepare_dot_general(sg: &Subgraph, node: &Node, a: &DotGeneralAttrs) -> Result<Prepared> {
-    let l = util::input_info(sg, node, 0)?;
-    let r = util::input_info(sg, node, 1)?;
-    let o = util::output_info(sg, node, 0)?;
-    if l.dtype != DType::F32 || r.dtype != DType::F32 || o.dtype != DType::F32 {
-        return Err(unsupported!("dot_general on {} x {}", l.dtype, r.dtype));
-    }
-    let (ld, rd) = (l.shape.dims(), r.shape.dims());
-    if a.lhs_batch.len() != a.rhs_batch.len() || a.lhs_contract.len() != a.rhs_contract.len() {
-        return Err(invalid!("dot_general dimension lists differ in length"));
-    }
-    let check = |dims: &[usize], list: &[usize], rank: usize| -> Result<()> {
-        for &d in list {
-            if d >= rank {
-                return Err(invalid!(
-                    "dot_general dimension {d} out of range for rank {rank}"
-                ));
-            }
-        }
-        let _ = dims;
-        Ok(())
-    };
-    check(ld, &a.lhs_batch, ld.len())?;
-    check(ld, &a.lhs_contract, ld.len())?;
-    check(rd, &a.rhs_batch, rd.len())?;
-    check(rd, &a.rhs_contract, rd.len())?;
-    let mut used_l = alloc::vec![false; ld.len()];
-    let mut used_r = alloc::vec![false; rd.len()];
-    for (&x, &y) in a
-        .lhs_batch
-        .iter()
-        .zip(&a.rhs_batch)
-        .chain(a.lhs_contract.iter().zip(&a.rhs_contract))
-    {
-        if ld[x] != rd[y] || used_l[x] || used_r[y] {
-            return Err(invalid!(
-                "dot_general pairs dims {x} and {y} of sizes {} and {}",
-                ld[x],
-                rd[y]
-            ));
-        }
-        used_l[x] = true;
-        used_r[y] = true;
-    }
-    let lfree: Vec<usize> = (0..ld.len()).filter(|&d| !used_l[d]).collect();
-    let rfree: Vec<usize> = (0..rd.len()).filter(|&d| !used_r[d]).collect();
-    let mut want: Vec<usize> = a.lhs_batch.iter().map(|&d| ld[d]).collect();
-    want.extend(lfree.iter().map(|&d| ld[d]));
-    want.extend(rfree.iter().map(|&d| rd[d]));
-    if want != o.shape.dims() {
-        return Err(invalid!(
-            "dot_general output should be {want:?}, is {}",
-            o.shape
-        ));
-    }
-    let lst = util::strides(ld);
-    let rst = util::strides(rd);
-    // Offsets of every index combination of a list of dims.
-    let table = |dims: &[usize], list: &[usize], st: &[usize]| -> Result<Vec<usize>> {
-        let sizes: Vec<usize> = list.iter().map(|&d| dims[d]).collect();
-        let n = crate::ir::Shape::new(&sizes).num_elements()?;
-        let mut v = Vec::new();
-        v.try_reserve(n)
-            .map_err(|_| crate::too_large!("dot_general tables"))?;
-        for i in 0..n {
-            let mut rem = i;
-            let mut off = 0;
-            for (j, &d) in list.iter().enumerate().rev() {
-                off += (rem % sizes[j]) * st[d];
-                rem /= sizes[j];
-            }
-            v.push(off);
-        }
-        Ok(v)
-    };
-    Ok(Prepared::DotGeneral(Box::new(DotPlan {
-        lb: table(ld, &a.lhs_batch, &lst)?,
-        li: table(ld, &lfree, &lst)?,
-        lk: table(ld, &a.lhs_contract, &lst)?,
-        rb: table(rd, &a.rhs_batch, &rst)?,
-        rj: table(rd, &rfree, &rst)?,
-        rk: table(rd, &a.rhs_contract, &rst)?,
-    })))
-}
-
-fn run_dot_general(ctx: &Ctx<'_>, p: &DotPlan) -> Result<()> {
-    let l = ctx.input_as::<f32>(0)?;
-    let r = ctx.input_as::<f32>(1)?;
-    let o = ctx.output_as::<f32>(0)?;
-    let mut idx = 0usize;
-    for (&lb, &rb) in p.lb.iter().zip(&p.rb) {
-        for &li in &p.li {
-            for &rj in &p.rj {
-                let mut acc = 0.0f32;
-                for (&lk, &rk) in p.lk.iter().zip(&p.rk) {
-                    acc += l[lb + li + lk] * r[rb + rj + rk];
-                }
-                *o.get_mut(idx)
-                    .ok_or_else(|| invalid!("dot_general output too short"))? = acc;
-                idx += 1;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Runs one (non-control-flow) node.
 pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()> {
     match &node.op {
@@ -400,17 +284,15 @@ pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()>
         Op::Cast => elementwise::run_cast(ctx),
         Op::Quantize => quantized::run_quantize(ctx, prepared),
         Op::Dequantize => elementwise::run_dequantize(ctx, prepared),
-        Op::Conv2d(_)
-        | Op::DepthwiseConv2d(_)
-        | Op::FullyConnected { .. }
-        | Op::BatchMatMul { .. }
-        | Op::Pool2d(_) => match prepared {
-            Prepared::Nn(p) => nn::run(ctx, p),
+        Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected { .. } | Op::Pool2d(_) => {
+            match prepared {
+                Prepared::Nn(p) => nn::run(ctx, p),
+                _ => Err(invalid!("{} not prepared", node.op.name())),
+            }
+        }
+        Op::DotGeneral(_) | Op::BatchMatMul { .. } => match prepared {
+            Prepared::Matmul(p) => dot::run(ctx, p),
             _ => Err(invalid!("{} not prepared", node.op.name())),
-        },
-        Op::DotGeneral(_) => match prepared {
-            Prepared::DotGeneral(p) => run_dot_general(ctx, p),
-            _ => Err(invalid!("dot_general not prepared")),
         },
         Op::Reduce { op, .. } => reduce::run_reduce(ctx, *op, prepared),
         Op::ArgReduce { max, axis } => reduce::run_arg(ctx, *max, *axis),
@@ -427,7 +309,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()>
             _ => reduce::run_softmax(ctx, *beta, *axis, false, prepared),
         },
         Op::LogSoftmax { axis } => reduce::run_softmax(ctx, 1.0, *axis, true, prepared),
-        Op::Transpose { perm } => shape::run_transpose(ctx, perm),
+        Op::Transpose { .. } => shape::run_transpose(ctx, prepared),
         Op::Concat { axis, activation } => shape::run_concat(ctx, *axis, *activation),
         Op::Split { axis } => shape::run_split(ctx, *axis),
         Op::Slice {

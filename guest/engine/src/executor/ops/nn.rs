@@ -96,20 +96,6 @@ pub(crate) enum NnPrepared {
         act_min: i32,
         act_max: i32,
     },
-    MatMul(MatMulPlan),
-}
-
-/// A batched matrix product `out[b] = x[b] · y[b]` over broadcast batch dims.
-#[derive(Debug, Clone)]
-pub(crate) struct MatMulPlan {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    /// Per output batch: (x batch offset, y batch offset) in elements.
-    pub batches: Vec<(usize, usize)>,
-    /// Element strides of x along (m, k) and y along (k, n).
-    pub x_strides: (usize, usize),
-    pub y_strides: (usize, usize),
 }
 
 fn kernel_activation(a: Activation) -> Result<kernels::Activation> {
@@ -564,89 +550,6 @@ pub(super) fn prepare_pool(
     }
 }
 
-/// Plans `x[..., m, k] · y[..., k, n]` (with optional transposes) over broadcast batch dims.
-pub(super) fn prepare_batch_matmul(
-    sg: &Subgraph,
-    node: &Node,
-    adj_x: bool,
-    adj_y: bool,
-) -> Result<(Prepared, usize)> {
-    let x = info(sg, node, 0)?;
-    let yt = info(sg, node, 1)?;
-    let o = out_info(sg, node, 0)?;
-    if x.dtype != DType::F32 || yt.dtype != DType::F32 || o.dtype != DType::F32 {
-        return Err(unsupported!("batch matmul on {} x {}", x.dtype, yt.dtype));
-    }
-    let (xd, yd) = (x.shape.dims(), yt.shape.dims());
-    if xd.len() < 2 || yd.len() < 2 {
-        return Err(invalid!("batch matmul operands must have rank >= 2"));
-    }
-    let (xr, xc) = (xd[xd.len() - 2], xd[xd.len() - 1]);
-    let (yr, yc) = (yd[yd.len() - 2], yd[yd.len() - 1]);
-    let (m, k) = if adj_x { (xc, xr) } else { (xr, xc) };
-    let (k2, n) = if adj_y { (yc, yr) } else { (yr, yc) };
-    if k != k2 {
-        return Err(invalid!("batch matmul contracts {k} with {k2}"));
-    }
-    let xb = &xd[..xd.len() - 2];
-    let yb = &yd[..yd.len() - 2];
-    let ob = super::util::broadcast_shapes(xb, yb)
-        .ok_or_else(|| invalid!("batch dims {xb:?} and {yb:?} do not broadcast"))?;
-    let mut want = ob.clone();
-    want.push(m);
-    want.push(n);
-    if want != o.shape.dims() {
-        return Err(invalid!(
-            "batch matmul output should be {want:?}, is {}",
-            o.shape
-        ));
-    }
-    let bc = super::util::Bcast::new(&[xb, yb], &ob)?;
-    let mut batches = Vec::new();
-    let (xs, ys) = (xr * xc, yr * yc);
-    bc.for_each(|_, [ix, iy]| batches.push((ix * xs, iy * ys)));
-    let x_strides = if adj_x { (1, xc) } else { (xc, 1) };
-    let y_strides = if adj_y { (1, yc) } else { (yc, 1) };
-    Ok((
-        Prepared::Nn(alloc::boxed::Box::new(NnPrepared::MatMul(MatMulPlan {
-            m,
-            n,
-            k,
-            batches,
-            x_strides,
-            y_strides,
-        }))),
-        0,
-    ))
-}
-
-/// Runs a planned matrix product on plain slices (reference loop, f32 accumulation).
-pub(crate) fn run_matmul_plan(p: &MatMulPlan, x: &[f32], y: &[f32], out: &mut [f32]) -> Result<()> {
-    let (m, n, k) = (p.m, p.n, p.k);
-    if out.len() < p.batches.len() * m * n {
-        return Err(invalid!("matmul output too short"));
-    }
-    for (b, &(xo, yo)) in p.batches.iter().enumerate() {
-        let ob = &mut out[b * m * n..(b + 1) * m * n];
-        ob.fill(0.0);
-        for i in 0..m {
-            for kk in 0..k {
-                let a = *x
-                    .get(xo + i * p.x_strides.0 + kk * p.x_strides.1)
-                    .ok_or_else(|| invalid!("matmul lhs too short"))?;
-                let row = &mut ob[i * n..(i + 1) * n];
-                let ybase = yo + kk * p.y_strides.0;
-                for (j, r) in row.iter_mut().enumerate() {
-                    *r += a * *y
-                        .get(ybase + j * p.y_strides.1)
-                        .ok_or_else(|| invalid!("matmul rhs too short"))?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// f32 mean over the middle dim of `[outer, reduced, inner]`.
 pub(crate) fn mean_f32(
     outer: usize,
@@ -773,12 +676,6 @@ pub(super) fn run(ctx: &Ctx<'_>, p: &NnPrepared) -> Result<()> {
             let x = ctx.input_as::<i8>(0)?;
             let y = ctx.output_as::<i8>(0)?;
             kq::ops::pool2d_i8(*kind, geo, x, *act_min, *act_max, y)?;
-        }
-        NnPrepared::MatMul(plan) => {
-            let x = ctx.input_as::<f32>(0)?;
-            let w = ctx.input_as::<f32>(1)?;
-            let y = ctx.output_as::<f32>(0)?;
-            run_matmul_plan(plan, x, w, y)?;
         }
     }
     Ok(())

@@ -102,59 +102,15 @@ pub(super) fn prepare_transpose(sg: &Subgraph, node: &Node, perm: &[usize]) -> R
             ));
         }
     }
-    Ok(Prepared::None)
+    Ok(Prepared::Bcast(Bcast::permuted(x.shape.dims(), perm)?))
 }
 
-pub(super) fn run_transpose(ctx: &Ctx<'_>, perm: &[usize]) -> Result<()> {
-    let xi = ctx.in_info(0)?;
-    let yi = ctx.out_info(0)?;
-    let es = xi.dtype.size();
-    let x = ctx.input(0)?;
-    let y = ctx.output(0)?;
-    let in_strides = strides(xi.shape.dims());
-    let mut src_strides = [0usize; MAX_RANK];
-    for (i, &p) in perm.iter().enumerate() {
-        src_strides[i] = in_strides[p];
-    }
-    let dims = yi.shape.dims();
-    let r = dims.len();
-    if r == 0 {
-        y.copy_from_slice(&x[..y.len()]);
-        return Ok(());
-    }
-    // Copy runs along the last output dim.
-    let inner = dims[r - 1];
-    let inner_stride = src_strides[r - 1];
-    let mut o = 0usize;
-    let outer_dims = &dims[..r - 1];
-    let mut err = false;
-    for_each_index(
-        if outer_dims.is_empty() {
-            &[1]
-        } else {
-            outer_dims
-        },
-        |idx| {
-            let mut base = 0usize;
-            if !outer_dims.is_empty() {
-                for (d, &v) in idx.iter().enumerate() {
-                    base += v * src_strides[d];
-                }
-            }
-            for j in 0..inner {
-                let s = (base + j * inner_stride) * es;
-                match (x.get(s..s + es), y.get_mut(o..o + es)) {
-                    (Some(src), Some(dst)) => dst.copy_from_slice(src),
-                    _ => err = true,
-                }
-                o += es;
-            }
-        },
-    );
-    if err {
-        return Err(invalid!("transpose index out of range"));
-    }
-    Ok(())
+/// Runs a transpose planned as a read of the input through permuted strides.
+pub(super) fn run_transpose(ctx: &Ctx<'_>, prepared: &Prepared) -> Result<()> {
+    let Prepared::Bcast(plan) = prepared else {
+        return Err(invalid!("transpose not prepared"));
+    };
+    gather_rows(ctx, plan)
 }
 
 // ---------------------------------------------------------------- concat / split
@@ -717,12 +673,54 @@ pub(super) fn run_broadcast(ctx: &Ctx<'_>, prepared: &Prepared) -> Result<()> {
     let Prepared::Bcast(bc) = prepared else {
         return Err(invalid!("broadcast not prepared"));
     };
+    gather_rows(ctx, bc)
+}
+
+/// Writes output element `i` from input element `ix` for every `(i, [ix])` of `bc` (a
+/// broadcast or a transpose), a row of the innermost output dim at a time.
+fn gather_rows(ctx: &Ctx<'_>, bc: &Bcast) -> Result<()> {
     let es = ctx.out_info(0)?.dtype.size();
     let x = ctx.input(0)?;
     let y = ctx.output(0)?;
     super::elementwise::check_lens(bc, &[x.len() / es], y.len() / es)?;
-    bc.for_each(|i, [ix]| y[i * es..i * es + es].copy_from_slice(&x[ix * es..ix * es + es]));
+    let done = match es {
+        1 => gather_rows_as::<u8>(bc, x, y),
+        2 => gather_rows_as::<u16>(bc, x, y),
+        4 => gather_rows_as::<u32>(bc, x, y),
+        8 => gather_rows_as::<u64>(bc, x, y),
+        _ => false,
+    };
+    if !done {
+        bc.for_each(|i, [ix]| y[i * es..i * es + es].copy_from_slice(&x[ix * es..ix * es + es]));
+    }
     Ok(())
+}
+
+/// [`gather_rows`] on elements of type `T`, a row at a time: a fill where the input is
+/// broadcast along it, a copy where it is contiguous, a strided read otherwise (lengths checked
+/// by the caller). Returns false, doing nothing, if the buffers are not aligned for `T`.
+fn gather_rows_as<T: bytemuck::Pod>(bc: &Bcast, x: &[u8], y: &mut [u8]) -> bool {
+    let s = core::mem::size_of::<T>();
+    let (Ok(x), Ok(y)) = (
+        bytemuck::try_cast_slice::<u8, T>(&x[..x.len() / s * s]),
+        bytemuck::try_cast_slice_mut::<u8, T>(&mut y[..bc.len * s]),
+    ) else {
+        return false;
+    };
+    let (len, stride) = (bc.row_len(), bc.row_stride(0));
+    bc.for_each_row(|o, [i]| {
+        let dst = &mut y[o..o + len];
+        match stride {
+            0 => dst.fill(x[i]),
+            1 => dst.copy_from_slice(&x[i..i + len]),
+            _ => {
+                for (j, d) in dst.iter_mut().enumerate() {
+                    *d = x[i + j * stride];
+                }
+            }
+        }
+    });
+    true
 }
 
 // ---------------------------------------------------------------- depth <-> space

@@ -116,47 +116,73 @@ impl Bcast {
         })
     }
 
-    /// Calls `f(out_index, [input indices])` for every output element in order.
+    /// Plans reading an input of shape `dims` transposed by `perm` (output dim `i` is input
+    /// dim `perm[i]`; `perm` checked by the caller).
+    pub fn permuted(dims: &[usize], perm: &[usize]) -> Result<Bcast> {
+        let rank = dims.len();
+        if rank > MAX_RANK || perm.len() != rank {
+            return Err(unsupported!("transposing rank {rank} (max {MAX_RANK})"));
+        }
+        let st = strides(dims);
+        let mut out = [1usize; MAX_RANK];
+        let mut s = [0usize; MAX_RANK];
+        for (i, &p) in perm.iter().enumerate() {
+            out[i] = *dims
+                .get(p)
+                .ok_or_else(|| invalid!("{perm:?} is not a permutation"))?;
+            s[i] = st[p];
+        }
+        let len = crate::ir::Shape::new(dims).num_elements()?;
+        Ok(Bcast {
+            dims: out,
+            rank,
+            strides: alloc::vec![s],
+            contiguous: alloc::vec![perm.iter().enumerate().all(|(i, &p)| i == p)],
+            scalar: alloc::vec![len == 1],
+            len,
+        })
+    }
+
+    /// Length of the innermost output dim (the rows [`Bcast::for_each_row`] visits).
+    pub fn row_len(&self) -> usize {
+        if self.rank == 0 {
+            1
+        } else {
+            self.dims[self.rank - 1]
+        }
+    }
+
+    /// Stride of input `k` along the innermost output dim (0 where it is broadcast).
+    pub fn row_stride(&self, k: usize) -> usize {
+        if self.rank == 0 {
+            0
+        } else {
+            self.strides[k][self.rank - 1]
+        }
+    }
+
+    /// Calls `f(out_index, [input indices])` at the start of every output row (innermost
+    /// dim, [`Bcast::row_len`] elements; input `k` then advances by [`Bcast::row_stride`]).
     #[inline]
     #[allow(clippy::needless_range_loop)] // indexes several per-input arrays in step
-    pub fn for_each<const N: usize>(&self, mut f: impl FnMut(usize, [usize; N])) {
+    pub fn for_each_row<const N: usize>(&self, mut f: impl FnMut(usize, [usize; N])) {
+        let step = self.row_len();
         if self.len == 0 {
             return;
         }
-        if (0..N).all(|k| self.contiguous[k] || self.scalar[k]) {
-            for i in 0..self.len {
-                let mut idx = [0usize; N];
-                for k in 0..N {
-                    idx[k] = if self.scalar[k] { 0 } else { i };
-                }
-                f(i, idx);
-            }
+        if self.rank <= 1 {
+            f(0, [0; N]);
             return;
         }
-        let rank = self.rank.max(1);
+        let outer = self.rank - 1;
         let mut counter = [0usize; MAX_RANK];
         let mut pos = [0usize; N];
-        let inner = self.dims[rank - 1];
-        let mut inner_strides = [0usize; N];
-        for k in 0..N {
-            inner_strides[k] = if self.rank == 0 {
-                0
-            } else {
-                self.strides[k][rank - 1]
-            };
-        }
         let mut o = 0usize;
         loop {
-            let mut p = pos;
-            for _ in 0..inner {
-                f(o, p);
-                o += 1;
-                for k in 0..N {
-                    p[k] += inner_strides[k];
-                }
-            }
+            f(o, pos);
+            o += step;
             // Advance the odometer over the outer dims.
-            let mut d = rank - 1;
+            let mut d = outer;
             loop {
                 if d == 0 {
                     return;
@@ -175,6 +201,39 @@ impl Bcast {
                 counter[d] = 0;
             }
         }
+    }
+
+    /// Calls `f(out_index, [input indices])` for every output element in order.
+    #[inline]
+    #[allow(clippy::needless_range_loop)] // indexes several per-input arrays in step
+    pub fn for_each<const N: usize>(&self, mut f: impl FnMut(usize, [usize; N])) {
+        if self.len == 0 {
+            return;
+        }
+        if (0..N).all(|k| self.contiguous[k] || self.scalar[k]) {
+            for i in 0..self.len {
+                let mut idx = [0usize; N];
+                for k in 0..N {
+                    idx[k] = if self.scalar[k] { 0 } else { i };
+                }
+                f(i, idx);
+            }
+            return;
+        }
+        let inner = self.row_len();
+        let mut inner_strides = [0usize; N];
+        for k in 0..N {
+            inner_strides[k] = self.row_stride(k);
+        }
+        self.for_each_row(|o, pos: [usize; N]| {
+            let mut p = pos;
+            for j in 0..inner {
+                f(o + j, p);
+                for k in 0..N {
+                    p[k] += inner_strides[k];
+                }
+            }
+        });
     }
 }
 

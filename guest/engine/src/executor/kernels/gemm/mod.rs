@@ -74,6 +74,15 @@ impl PackedB {
         Self::pack(k, n, bias, |p, j| b[p * n + j])
     }
 
+    /// Packs B given as a [`GatherMatrix`] (`k × n`: any strided or permuted view of a
+    /// tensor, converted to f32).
+    pub fn from_gather<T: GemmElement>(
+        b: &GatherMatrix<'_, T>,
+        bias: Option<&[f32]>,
+    ) -> KernelResult<Self> {
+        Self::pack(b.rows.len(), b.cols.len(), bias, |p, j| b.get(p, j))
+    }
+
     fn pack(
         k: usize,
         n: usize,
@@ -255,6 +264,115 @@ impl ASource for MatrixA<'_> {
     }
 }
 
+/// An element type GEMM operands can be read from; converted to f32 while packing (the
+/// products accumulate in f32).
+pub trait GemmElement: Copy {
+    /// The value as f32.
+    fn to_f32(self) -> f32;
+}
+
+impl GemmElement for f32 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl GemmElement for half::f16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        half::f16::to_f32(self)
+    }
+}
+
+impl GemmElement for half::bf16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        half::bf16::to_f32(self)
+    }
+}
+
+/// A matrix whose element `(r, c)` is `data[base + rows[r] + cols[c]]`: any strided,
+/// transposed or permuted view of a tensor (for instance `dot_general`'s free and contracting
+/// dims, each group flattened into one offset table computed at load). Serves as A (an
+/// [`ASource`]) or as B ([`PackedB::from_gather`], [`gemm_gather_b`]).
+pub struct GatherMatrix<'a, T> {
+    data: &'a [T],
+    base: usize,
+    rows: &'a [usize],
+    cols: &'a [usize],
+}
+
+impl<'a, T: GemmElement> GatherMatrix<'a, T> {
+    /// The `rows.len() × cols.len()` view; fails if an element lies outside `data`.
+    pub fn new(
+        data: &'a [T],
+        base: usize,
+        rows: &'a [usize],
+        cols: &'a [usize],
+    ) -> KernelResult<Self> {
+        if let (Some(r), Some(c)) = (rows.iter().max(), cols.iter().max()) {
+            let last = base
+                .checked_add(*r)
+                .and_then(|v| v.checked_add(*c))
+                .ok_or(KernelError::InvalidParam("matrix offset overflows"))?;
+            need("matrix", last + 1, data.len())?;
+        }
+        Ok(GatherMatrix {
+            data,
+            base,
+            rows,
+            cols,
+        })
+    }
+
+    /// Element `(r, c)` as f32 (in bounds: checked by [`GatherMatrix::new`]).
+    #[inline(always)]
+    fn get(&self, r: usize, c: usize) -> f32 {
+        self.data[self.base + self.rows[r] + self.cols[c]].to_f32()
+    }
+}
+
+impl<T: GemmElement> ASource for GatherMatrix<'_, T> {
+    fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn depth(&self) -> usize {
+        self.cols.len()
+    }
+
+    #[inline]
+    fn pack_panel(&self, row0: usize, rows: usize, k0: usize, kc: usize, dst: &mut [f32]) {
+        let dst = &mut dst[..kc * MR];
+        let starts: [usize; MR] = core::array::from_fn(|i| {
+            if i < rows {
+                self.base + self.rows[row0 + i]
+            } else {
+                0
+            }
+        });
+        let cols = &self.cols[k0..k0 + kc];
+        if rows == MR {
+            for (d, &c) in dst.chunks_exact_mut(MR).zip(cols) {
+                for (v, &s) in d.iter_mut().zip(&starts) {
+                    *v = self.data[s + c].to_f32();
+                }
+            }
+        } else {
+            for (d, &c) in dst.chunks_exact_mut(MR).zip(cols) {
+                for (i, v) in d.iter_mut().enumerate() {
+                    *v = if i < rows {
+                        self.data[starts[i] + c].to_f32()
+                    } else {
+                        0.0
+                    };
+                }
+            }
+        }
+    }
+}
+
 /// `C = A·B + bias` with `A` row-major (`m × k`, row stride `lda`), C row-major (row stride
 /// `ldc >= n`), then `act`. `scratch` needs [`scratch_len`]`(m, k)` floats.
 #[allow(clippy::too_many_arguments)]
@@ -311,13 +429,54 @@ pub fn gemm_unpacked(
         need("B", b_len, b.len())?;
     }
     let src = MatrixA::new(a, m, k, lda)?;
+    gemm_packing_b(
+        isa,
+        &src,
+        (k, n),
+        |p, j| b[p * ldb + j],
+        act,
+        c,
+        ldc,
+        scratch,
+    )
+}
+
+/// `C = A·B` with A from any [`ASource`] and B a [`GatherMatrix`] packed per call into
+/// `scratch`, which needs [`gemm_unpacked_scratch_len`] floats.
+pub fn gemm_gather_b<S: ASource, T: GemmElement>(
+    isa: Isa,
+    src: &S,
+    b: &GatherMatrix<'_, T>,
+    act: Activation,
+    c: &mut [f32],
+    ldc: usize,
+    scratch: &mut [f32],
+) -> KernelResult {
+    let kn = (b.rows.len(), b.cols.len());
+    gemm_packing_b(isa, src, kn, |p, j| b.get(p, j), act, c, ldc, scratch)
+}
+
+/// Packs B (`get(p, j)`, in bounds for `p < k, j < n`) into the front of `scratch`, then runs
+/// the GEMM with the rest of `scratch` for A.
+#[allow(clippy::too_many_arguments)]
+fn gemm_packing_b<S: ASource>(
+    isa: Isa,
+    src: &S,
+    (k, n): (usize, usize),
+    get: impl Fn(usize, usize) -> f32,
+    act: Activation,
+    c: &mut [f32],
+    ldc: usize,
+    scratch: &mut [f32],
+) -> KernelResult {
+    let m = src.rows();
     let blen = packed_b_len(k, n);
     need("GEMM scratch", blen + scratch_len(m, k), scratch.len())?;
     let (bbuf, rest) = scratch.split_at_mut(blen);
     let off = align_offset(bbuf);
     let n_pad = n.div_ceil(NR) * NR;
     let data = &mut bbuf[off..off + k * n_pad];
-    pack_b_data(k, n, n_pad, data, |p, j| b[p * ldb + j]);
+    pack_b_data(k, n, n_pad, data, get);
     let view = BView {
         k,
         n,
@@ -325,10 +484,10 @@ pub fn gemm_unpacked(
         data,
         bias: &[],
     };
-    gemm_view(isa, &src, &view, act, c, ldc, rest)
+    gemm_view(isa, src, &view, act, c, ldc, rest)
 }
 
-/// Scratch floats [`gemm_unpacked`] needs.
+/// Scratch floats [`gemm_unpacked`] and [`gemm_gather_b`] need.
 pub fn gemm_unpacked_scratch_len(m: usize, k: usize, n: usize) -> usize {
     packed_b_len(k, n) + scratch_len(m, k)
 }
@@ -794,6 +953,39 @@ mod tests {
                 assert_close(&c, &want, 1e-5, "unpacked gemm");
             }
         }
+    }
+
+    #[test]
+    fn gather_operands_match_naive_on_both_isas() {
+        // A stored transposed (k × m) with an offset, B stored transposed (n × k): both read
+        // through offset tables, B packed at load and per call.
+        let mut rng = Rng::new(23);
+        for &(m, k, n) in &[(7, 300, 33), (13, 5, 16), (1, 1, 1)] {
+            let base = 3;
+            let at = rng.vec_f32(base + k * m);
+            let bt = rng.vec_f32(n * k);
+            let a: Vec<f32> = (0..m * k).map(|i| at[base + (i % k) * m + i / k]).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| bt[(i % n) * k + i / n]).collect();
+            let want = naive(&a, &b, &vec![0.0; n], m, k, n);
+            let a_rows: Vec<usize> = (0..m).collect();
+            let a_cols: Vec<usize> = (0..k).map(|p| p * m).collect();
+            let b_rows: Vec<usize> = (0..k).collect();
+            let b_cols: Vec<usize> = (0..n).map(|j| j * k).collect();
+            let ga = GatherMatrix::new(&at, base, &a_rows, &a_cols).unwrap();
+            let gb = GatherMatrix::new(&bt, 0, &b_rows, &b_cols).unwrap();
+            let packed = PackedB::from_gather(&gb, None).unwrap();
+            for &isa in Isa::available() {
+                let mut c = vec![f32::NAN; m * n];
+                let mut scratch = vec![0.0; gemm_unpacked_scratch_len(m, k, n)];
+                gemm_gather_b(isa, &ga, &gb, Activation::None, &mut c, n, &mut scratch).unwrap();
+                assert_close(&c, &want, 1e-5, "gather A and B");
+                c.fill(f32::NAN);
+                gemm_source(isa, &ga, &packed, Activation::None, &mut c, n, &mut scratch).unwrap();
+                assert_close(&c, &want, 1e-5, "gather A, packed gather B");
+            }
+        }
+        // An element past the data is refused.
+        assert!(GatherMatrix::new(&[0.0f32; 4], 1, &[0, 1], &[0, 2]).is_err());
     }
 
     #[test]

@@ -128,12 +128,15 @@ pub fn synthetic_inputs(specs: &[TensorSpec]) -> Result<Vec<Tensor>> {
                     F32 => data.extend_from_slice(&unit.to_le_bytes()),
                     F16 => data.extend_from_slice(&half::f16::from_f32(unit).to_le_bytes()),
                     BF16 => data.extend_from_slice(&half::bf16::from_f32(unit).to_le_bytes()),
+                    F64 => data.extend_from_slice(&f64::from(unit).to_le_bytes()),
                     I8 => data.push(small as i8 as u8),
                     U8 => data.push(small as u8),
                     Bool => data.push((small & 1) as u8),
                     I16 => data.extend_from_slice(&(small as i16).to_le_bytes()),
                     I32 => data.extend_from_slice(&(small as i32).to_le_bytes()),
+                    U16 => data.extend_from_slice(&(small as u16).to_le_bytes()),
                     U32 => data.extend_from_slice(&(small as u32).to_le_bytes()),
+                    U64 => data.extend_from_slice(&(small as u64).to_le_bytes()),
                     I64 => data.extend_from_slice(&small.to_le_bytes()),
                     Resource => {
                         return Err(CliError::model(format!(

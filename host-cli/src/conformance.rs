@@ -173,6 +173,7 @@ fn value(d: DType, b: &[u8]) -> Option<f64> {
         DType::F32 => Some(f32::from_le_bytes(b.try_into().ok()?) as f64),
         DType::F16 => Some(half::f16::from_le_bytes(b.try_into().ok()?).to_f64()),
         DType::BF16 => Some(half::bf16::from_le_bytes(b.try_into().ok()?).to_f64()),
+        DType::F64 => Some(f64::from_le_bytes(b.try_into().ok()?)),
         _ => None,
     }
 }

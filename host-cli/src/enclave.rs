@@ -114,8 +114,10 @@ fn engine_dtype(d: vmm::enclave::DType) -> Option<DType> {
         W::I32 => DType::I32,
         W::I64 => DType::I64,
         W::U32 => DType::U32,
+        W::U16 => DType::U16,
+        W::U64 => DType::U64,
+        W::F64 => DType::F64,
         W::Bool => DType::Bool,
-        _ => return None,
     })
 }
 
@@ -132,6 +134,9 @@ fn wire_dtype(d: DType) -> Option<vmm::enclave::DType> {
         DType::I32 => W::I32,
         DType::I64 => W::I64,
         DType::U32 => W::U32,
+        DType::U16 => W::U16,
+        DType::U64 => W::U64,
+        DType::F64 => W::F64,
         DType::Bool => W::Bool,
         DType::Resource => return None,
     })
@@ -148,6 +153,9 @@ fn dtype_by_name(name: &str) -> Option<DType> {
         DType::I32,
         DType::I64,
         DType::U32,
+        DType::U16,
+        DType::U64,
+        DType::F64,
         DType::Bool,
     ]
     .into_iter()

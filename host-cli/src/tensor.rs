@@ -55,6 +55,9 @@ pub fn dtype_from_npy(d: npy::DType) -> DType {
         npy::DType::I32 => DType::I32,
         npy::DType::I64 => DType::I64,
         npy::DType::U32 => DType::U32,
+        npy::DType::U16 => DType::U16,
+        npy::DType::U64 => DType::U64,
+        npy::DType::F64 => DType::F64,
         npy::DType::Bool => DType::Bool,
     }
 }
@@ -70,6 +73,9 @@ pub fn dtype_to_npy(d: DType) -> Option<npy::DType> {
         DType::I32 => npy::DType::I32,
         DType::I64 => npy::DType::I64,
         DType::U32 => npy::DType::U32,
+        DType::U16 => npy::DType::U16,
+        DType::U64 => npy::DType::U64,
+        DType::F64 => npy::DType::F64,
         DType::Bool => npy::DType::Bool,
         DType::BF16 | DType::Resource => return None,
     })
@@ -123,11 +129,16 @@ impl Tensor {
                 DType::I8 => c[0] as i8 as f64,
                 DType::U8 | DType::Bool => c[0] as f64,
                 DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
+                DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
                 DType::I32 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64,
                 DType::U32 | DType::Resource => u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64,
                 DType::I64 => {
                     i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
                 }
+                DType::U64 => {
+                    u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
+                }
+                DType::F64 => f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
             })
             .collect()
     }

@@ -28,6 +28,9 @@ fn npy_dtype(d: npy::DType) -> DType {
         npy::DType::I32 => DType::I32,
         npy::DType::I64 => DType::I64,
         npy::DType::U32 => DType::U32,
+        npy::DType::U16 => DType::U16,
+        npy::DType::U64 => DType::U64,
+        npy::DType::F64 => DType::F64,
         npy::DType::Bool => DType::Bool,
     }
 }
@@ -42,6 +45,9 @@ fn engine_to_npy(d: DType) -> Option<npy::DType> {
         DType::I32 => npy::DType::I32,
         DType::I64 => npy::DType::I64,
         DType::U32 => npy::DType::U32,
+        DType::U16 => npy::DType::U16,
+        DType::U64 => npy::DType::U64,
+        DType::F64 => npy::DType::F64,
         DType::Bool => npy::DType::Bool,
         _ => return None,
     })

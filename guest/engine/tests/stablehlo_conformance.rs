@@ -21,6 +21,7 @@ fn close(d: DType, x: &[u8], y: &[u8], tol: f64) -> bool {
             DType::F32 => Some(f32::from_le_bytes(b.try_into().ok()?) as f64),
             DType::F16 => Some(half::f16::from_le_bytes(b.try_into().ok()?).to_f64()),
             DType::BF16 => Some(half::bf16::from_le_bytes(b.try_into().ok()?).to_f64()),
+            DType::F64 => Some(f64::from_le_bytes(b.try_into().ok()?)),
             _ => None,
         }
     };

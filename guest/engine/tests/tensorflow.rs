@@ -34,6 +34,9 @@ fn npy_dtype(d: npy::DType) -> DType {
         npy::DType::I32 => DType::I32,
         npy::DType::I64 => DType::I64,
         npy::DType::U32 => DType::U32,
+        npy::DType::U16 => DType::U16,
+        npy::DType::U64 => DType::U64,
+        npy::DType::F64 => DType::F64,
         npy::DType::Bool => DType::Bool,
     }
 }

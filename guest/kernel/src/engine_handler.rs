@@ -177,6 +177,9 @@ fn wire_dtype(d: DType) -> Option<WireDType> {
         DType::I32 => WireDType::I32,
         DType::I64 => WireDType::I64,
         DType::U32 => WireDType::U32,
+        DType::U16 => WireDType::U16,
+        DType::U64 => WireDType::U64,
+        DType::F64 => WireDType::F64,
         DType::Bool => WireDType::Bool,
         DType::Resource => return None,
     })
@@ -194,8 +197,10 @@ fn engine_dtype(d: WireDType) -> Option<DType> {
         WireDType::I32 => DType::I32,
         WireDType::I64 => DType::I64,
         WireDType::U32 => DType::U32,
+        WireDType::U16 => DType::U16,
+        WireDType::U64 => DType::U64,
+        WireDType::F64 => DType::F64,
         WireDType::Bool => DType::Bool,
-        _ => return None,
     })
 }
 

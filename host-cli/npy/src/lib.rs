@@ -1,6 +1,6 @@
 //! Reading and writing NumPy `.npy` files (format versions 1.0, 2.0 and 3.0 headers).
 //!
-//! Supported dtypes: `f4`, `f2`, `i1`, `u1`, `i2`, `i4`, `i8`, `u4`, `b1` (bool), little-endian
+//! Supported dtypes: `f4`, `f2`, `f8`, `i1`, `u1`, `i2`, `u2`, `i4`, `u4`, `i8`, `u8`, `b1` (bool), little-endian
 //! or byte-order-free, C order. Files in Fortran order, big-endian or with other dtypes are
 //! refused with an error that says why.
 
@@ -15,18 +15,24 @@ pub enum DType {
     F32,
     /// `<f2`
     F16,
+    /// `<f8`
+    F64,
     /// `|i1`
     I8,
     /// `|u1`
     U8,
     /// `<i2`
     I16,
+    /// `<u2`
+    U16,
     /// `<i4`
     I32,
     /// `<i8`
     I64,
     /// `<u4`
     U32,
+    /// `<u8`
+    U64,
     /// `|b1`
     Bool,
 }
@@ -36,9 +42,9 @@ impl DType {
     pub fn size(self) -> usize {
         match self {
             DType::I8 | DType::U8 | DType::Bool => 1,
-            DType::F16 | DType::I16 => 2,
+            DType::F16 | DType::I16 | DType::U16 => 2,
             DType::F32 | DType::I32 | DType::U32 => 4,
-            DType::I64 => 8,
+            DType::F64 | DType::I64 | DType::U64 => 8,
         }
     }
 
@@ -47,12 +53,15 @@ impl DType {
         match self {
             DType::F32 => "<f4",
             DType::F16 => "<f2",
+            DType::F64 => "<f8",
             DType::I8 => "|i1",
             DType::U8 => "|u1",
             DType::I16 => "<i2",
+            DType::U16 => "<u2",
             DType::I32 => "<i4",
             DType::I64 => "<i8",
             DType::U32 => "<u4",
+            DType::U64 => "<u8",
             DType::Bool => "|b1",
         }
     }
@@ -67,12 +76,15 @@ impl DType {
         Ok(match kind {
             "f4" => DType::F32,
             "f2" => DType::F16,
+            "f8" => DType::F64,
             "i1" => DType::I8,
             "u1" => DType::U8,
             "i2" => DType::I16,
+            "u2" => DType::U16,
             "i4" => DType::I32,
             "i8" => DType::I64,
             "u4" => DType::U32,
+            "u8" => DType::U64,
             "b1" => DType::Bool,
             _ => return Err(NpyError::Unsupported(format!("dtype {descr:?}"))),
         })
@@ -137,11 +149,16 @@ impl Array {
                 DType::I8 => c[0] as i8 as f64,
                 DType::U8 | DType::Bool => c[0] as f64,
                 DType::I16 => i16::from_le_bytes([c[0], c[1]]) as f64,
+                DType::U16 => u16::from_le_bytes([c[0], c[1]]) as f64,
                 DType::I32 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64,
                 DType::U32 => u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64,
                 DType::I64 => {
                     i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
                 }
+                DType::U64 => {
+                    u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f64
+                }
+                DType::F64 => f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
             })
             .collect()
     }
@@ -386,6 +403,9 @@ mod tests {
             (DType::I32, vec![0, 5]),
             (DType::I64, vec![2]),
             (DType::U32, vec![1]),
+            (DType::F64, vec![2]),
+            (DType::U16, vec![3]),
+            (DType::U64, vec![2]),
             (DType::Bool, vec![3, 1]),
         ] {
             let n: usize = shape.iter().product();

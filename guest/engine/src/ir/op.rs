@@ -164,6 +164,22 @@ pub enum UnaryOp {
     Sign,
     /// Logical not (bool).
     LogicalNot,
+    /// e^x − 1.
+    Expm1,
+    /// ln(1 + x).
+    Log1p,
+    /// ∛x.
+    Cbrt,
+    /// tan x.
+    Tan,
+    /// Round half away from zero.
+    RoundAwayFromZero,
+    /// Bitwise not (integers; logical not on bool).
+    BitwiseNot,
+    /// Number of set bits (integers).
+    PopCount,
+    /// Number of leading zero bits (integers).
+    CountLeadingZeros,
 }
 
 /// Elementwise binary functions (numpy broadcasting).
@@ -175,8 +191,11 @@ pub enum BinaryOp {
     Sub,
     /// a · b.
     Mul,
-    /// a / b (integer division truncates).
+    /// a / b (integer division truncates; `x / 0` is all bits set and `MIN / -1` is MIN, as
+    /// XLA).
     Div,
+    /// Remainder with the dividend's sign (C fmod; integer `x % 0` is `x`, as XLA).
+    Rem,
     /// max(a, b).
     Maximum,
     /// min(a, b).
@@ -197,6 +216,18 @@ pub enum BinaryOp {
     LogicalOr,
     /// atan2(a, b).
     Atan2,
+    /// Bitwise and (integers and bool).
+    BitwiseAnd,
+    /// Bitwise or (integers and bool).
+    BitwiseOr,
+    /// Bitwise xor (integers and bool).
+    BitwiseXor,
+    /// a << b; amounts outside `0..bits` (read as unsigned) give 0.
+    ShiftLeft,
+    /// a >> b filling with the sign bit; out-of-range amounts give the sign fill.
+    ShiftRightArithmetic,
+    /// a >> b filling with zeros; out-of-range amounts give 0.
+    ShiftRightLogical,
 }
 
 /// Comparisons (output bool, numpy broadcasting).
@@ -291,6 +322,10 @@ pub enum Op {
     Select,
     /// Converts between dtypes (value conversion, like TFLite CAST / StableHLO convert).
     Cast,
+    /// Reinterprets the bits (StableHLO `bitcast_convert`): the elements of the input, each
+    /// `bits` wide (1 for bool), concatenated least significant first, are re-cut into output
+    /// elements; total bits must agree.
+    Bitcast,
     /// Quantizes f32 to int8/uint8/int16, or requantizes between quantized types.
     Quantize,
     /// Dequantizes int8/uint8/int16 to f32, or converts f16/bf16 to f32.
@@ -475,6 +510,7 @@ impl Op {
             Op::Compare(_) => "Compare",
             Op::Select => "Select",
             Op::Cast => "Cast",
+            Op::Bitcast => "Bitcast",
             Op::Quantize => "Quantize",
             Op::Dequantize => "Dequantize",
             Op::Conv2d(_) => "Conv2d",

@@ -229,6 +229,14 @@ pub fn dtype_of(e: &ElementType) -> Result<DType> {
             signed: true,
         } => DType::I16,
         ElementType::Int {
+            bits: 16,
+            signed: false,
+        } => DType::U16,
+        ElementType::Int {
+            bits: 64,
+            signed: false,
+        } => DType::U64,
+        ElementType::Int {
             bits: 32,
             signed: true,
         } => DType::I32,
@@ -243,6 +251,7 @@ pub fn dtype_of(e: &ElementType) -> Result<DType> {
         ElementType::Float(FloatKind::F32) => DType::F32,
         ElementType::Float(FloatKind::F16) => DType::F16,
         ElementType::Float(FloatKind::BF16) => DType::BF16,
+        ElementType::Float(FloatKind::F64) => DType::F64,
         other => return Err(Error::Unsupported(format!("element type {other:?}"))),
     })
 }
@@ -337,13 +346,57 @@ fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) ->
 fn check_arity(base: &str, op: &HloOp) -> Result<()> {
     let (operands, exact) = match base {
         "constant" | "iota" => (0, true),
-        "abs" | "negate" | "exponential" | "log" | "sqrt" | "rsqrt" | "tanh" | "logistic"
-        | "floor" | "ceil" | "round_nearest_even" | "sine" | "cosine" | "sign" | "not"
-        | "convert" | "reshape" | "transpose" | "broadcast_in_dim" | "slice" | "reverse"
-        | "is_finite" => (1, true),
-        "add" | "subtract" | "multiply" | "divide" | "maximum" | "minimum" | "power" | "atan2"
-        | "and" | "or" | "compare" | "remainder" | "dot_general" | "dot" | "convolution"
-        | "gather" | "pad" => (2, true),
+        "abs"
+        | "negate"
+        | "exponential"
+        | "log"
+        | "sqrt"
+        | "rsqrt"
+        | "tanh"
+        | "logistic"
+        | "floor"
+        | "ceil"
+        | "round_nearest_even"
+        | "sine"
+        | "cosine"
+        | "sign"
+        | "not"
+        | "convert"
+        | "reshape"
+        | "transpose"
+        | "broadcast_in_dim"
+        | "slice"
+        | "reverse"
+        | "is_finite"
+        | "popcnt"
+        | "count_leading_zeros"
+        | "bitcast_convert"
+        | "exponential_minus_one"
+        | "log_plus_one"
+        | "cbrt"
+        | "tan"
+        | "round_nearest_afz" => (1, true),
+        "add"
+        | "subtract"
+        | "multiply"
+        | "divide"
+        | "maximum"
+        | "minimum"
+        | "power"
+        | "atan2"
+        | "and"
+        | "or"
+        | "xor"
+        | "shift_left"
+        | "shift_right_arithmetic"
+        | "shift_right_logical"
+        | "compare"
+        | "remainder"
+        | "dot_general"
+        | "dot"
+        | "convolution"
+        | "gather"
+        | "pad" => (2, true),
         "select" | "clamp" => (3, true),
         "reduce" | "reduce_window" => (2, false),
         "dynamic_slice" | "if" | "case" | "concatenate" => (1, false),
@@ -802,35 +855,35 @@ impl<'m> Lowerer<'m> {
             "divide" => self.simple(op, binary(BinaryOp::Div)),
             "maximum" => self.logical_or(op, BinaryOp::Maximum, BinaryOp::LogicalOr),
             "minimum" => self.logical_or(op, BinaryOp::Minimum, BinaryOp::LogicalAnd),
-            "power" => {
-                // Integer powers with negative exponents have their own rule in StableHLO.
-                if !Self::result_type(op, 0)?.0.is_float() {
-                    return Err(Error::Unsupported("integer power".into()));
-                }
-                self.simple(op, binary(BinaryOp::Pow))
-            }
+            "power" => self.simple(op, binary(BinaryOp::Pow)),
             "atan2" => self.simple(op, binary(BinaryOp::Atan2)),
-            "remainder" => self.remainder(op),
-            "and" | "or" => {
-                let (d, _) = Self::result_type(op, 0)?;
-                if d != DType::Bool {
-                    return Err(Error::Unsupported("bitwise and/or on integers".into()));
-                }
+            "remainder" => self.simple(op, binary(BinaryOp::Rem)),
+            "and" => self.simple(op, binary(BinaryOp::BitwiseAnd)),
+            "or" => self.simple(op, binary(BinaryOp::BitwiseOr)),
+            "xor" => self.simple(op, binary(BinaryOp::BitwiseXor)),
+            "not" => self.simple(op, unary(UnaryOp::BitwiseNot)),
+            "shift_left" => self.simple(op, binary(BinaryOp::ShiftLeft)),
+            "shift_right_arithmetic" => self.simple(op, binary(BinaryOp::ShiftRightArithmetic)),
+            "shift_right_logical" => self.simple(op, binary(BinaryOp::ShiftRightLogical)),
+            "popcnt" => self.simple(op, unary(UnaryOp::PopCount)),
+            "count_leading_zeros" => self.simple(op, unary(UnaryOp::CountLeadingZeros)),
+            "exponential_minus_one" => self.simple(op, unary(UnaryOp::Expm1)),
+            "log_plus_one" => self.simple(op, unary(UnaryOp::Log1p)),
+            "cbrt" => self.simple(op, unary(UnaryOp::Cbrt)),
+            "tan" => self.simple(op, unary(UnaryOp::Tan)),
+            "round_nearest_afz" => self.simple(op, unary(UnaryOp::RoundAwayFromZero)),
+            "bitcast_convert" => {
+                let x = self.value(op.operands[0])?;
+                let (din, _) = self.info(x);
+                let (dout, _) = Self::result_type(op, 0)?;
                 self.simple(
                     op,
-                    binary(if base == "and" {
-                        BinaryOp::LogicalAnd
+                    if din == dout {
+                        Op::Identity
                     } else {
-                        BinaryOp::LogicalOr
-                    }),
+                        Op::Bitcast
+                    },
                 )
-            }
-            "not" => {
-                let (d, _) = Self::result_type(op, 0)?;
-                if d != DType::Bool {
-                    return Err(Error::Unsupported("bitwise not on integers".into()));
-                }
-                self.simple(op, unary(UnaryOp::LogicalNot))
             }
             "abs" => self.simple(op, unary(UnaryOp::Abs)),
             "negate" => self.simple(op, unary(UnaryOp::Neg)),
@@ -1118,48 +1171,6 @@ impl<'m> Lowerer<'m> {
             vec![out],
         );
         Ok(Some(()))
-    }
-
-    /// `remainder` takes the dividend's sign (C fmod); the IR's FloorMod takes the divisor's:
-    /// `r = m - b` where `m = floormod(a, b)` is non-zero and a, b differ in sign, else `m`.
-    fn remainder(&mut self, op: &HloOp) -> Result<()> {
-        let a = self.value(op.operands[0])?;
-        let b = self.value(op.operands[1])?;
-        let (d, s) = Self::result_type(op, 0)?;
-        if !matches!(d, DType::F32 | DType::I32 | DType::I64) {
-            return Err(Error::Unsupported(format!("remainder on {d}")));
-        }
-        let bin = |op| Op::Binary {
-            op,
-            activation: Activation::None,
-        };
-        let zero = self.constant(d, &[], &vec![0u8; d.size()])?;
-        let m = self.new_activation(d, &s);
-        self.node(bin(BinaryOp::FloorMod), vec![Some(a), Some(b)], vec![m]);
-        let flag = |this: &mut Self, c: CompareOp, x: TensorId, y: TensorId| {
-            let t = this.new_activation(DType::Bool, &s);
-            this.node(Op::Compare(c), vec![Some(x), Some(y)], vec![t]);
-            t
-        };
-        let a_neg = flag(self, CompareOp::Less, a, zero);
-        let b_neg = flag(self, CompareOp::Less, b, zero);
-        let m_nz = flag(self, CompareOp::NotEqual, m, zero);
-        let signs = flag(self, CompareOp::NotEqual, a_neg, b_neg);
-        let fix = self.new_activation(DType::Bool, &s);
-        self.node(
-            bin(BinaryOp::LogicalAnd),
-            vec![Some(m_nz), Some(signs)],
-            vec![fix],
-        );
-        let shifted = self.new_activation(d, &s);
-        self.node(bin(BinaryOp::Sub), vec![Some(m), Some(b)], vec![shifted]);
-        let out = self.result(op, 0)?;
-        self.node(
-            Op::Select,
-            vec![Some(fix), Some(shifted), Some(m)],
-            vec![out],
-        );
-        Ok(())
     }
 
     /// add/multiply/max/min on booleans are or/and.
@@ -2027,9 +2038,9 @@ mod tests {
 
     #[test]
     fn unknown_ops_are_named() {
-        let text = "func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = stablehlo.cbrt %a : tensor<2xf32>\n  return %0 : tensor<2xf32>\n}";
+        let text = "func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = stablehlo.cholesky %a : tensor<2xf32>\n  return %0 : tensor<2xf32>\n}";
         match load(text.as_bytes()) {
-            Err(Error::Unsupported(m)) => assert!(m.contains("stablehlo.cbrt"), "{m}"),
+            Err(Error::Unsupported(m)) => assert!(m.contains("stablehlo.cholesky"), "{m}"),
             other => panic!("{other:?}"),
         }
     }

@@ -4,6 +4,7 @@
 use half::{bf16, f16};
 
 use super::quantized;
+use super::scalar::{self, float_binary, float_unary, IntElem};
 use super::util::{apply_activation_f32, is_quantized, same_dtype, Bcast};
 use super::Prepared;
 use crate::error::Result;
@@ -12,6 +13,48 @@ use crate::ir::{Activation, BinaryOp, CompareOp, DType, Node, Subgraph, UnaryOp}
 use crate::{invalid, unsupported};
 
 use super::util::{input_info as info, output_info as out_info};
+
+/// Runs `$body` with `$T` bound to the Rust type of integer dtype `$d`, or `$other` for
+/// non-integer dtypes.
+macro_rules! with_int_type {
+    ($d:expr, $T:ident => $body:expr, _ => $other:expr) => {
+        match $d {
+            DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            _ => $other,
+        }
+    };
+}
 
 // ---------------------------------------------------------------- unary
 
@@ -30,17 +73,9 @@ pub(super) fn prepare_unary(sg: &Subgraph, node: &Node, op: UnaryOp) -> Result<P
         return quantized::prepare_unary(x, y, op);
     }
     let ok = match x.dtype {
-        DType::F32 => op != UnaryOp::LogicalNot,
-        DType::I32 | DType::I64 => matches!(
-            op,
-            UnaryOp::Abs
-                | UnaryOp::Neg
-                | UnaryOp::Square
-                | UnaryOp::Sign
-                | UnaryOp::Relu
-                | UnaryOp::Relu6
-        ),
-        DType::Bool => op == UnaryOp::LogicalNot,
+        d if d.is_float() => scalar::float_unary_supported(op),
+        d if d.is_int() => scalar::int_unary_supported(op),
+        DType::Bool => matches!(op, UnaryOp::LogicalNot | UnaryOp::BitwiseNot),
         _ => false,
     };
     if !ok {
@@ -49,153 +84,14 @@ pub(super) fn prepare_unary(sg: &Subgraph, node: &Node, op: UnaryOp) -> Result<P
     Ok(Prepared::None)
 }
 
-/// f32 unary function (TFLite reference semantics).
-#[inline]
-pub fn unary_f32(op: UnaryOp, x: f32) -> f32 {
-    match op {
-        UnaryOp::Abs => x.abs(),
-        UnaryOp::Neg => -x,
-        UnaryOp::Exp => libm::expf(x),
-        UnaryOp::Log => libm::logf(x),
-        UnaryOp::Sqrt => libm::sqrtf(x),
-        UnaryOp::Rsqrt => 1.0 / libm::sqrtf(x),
-        UnaryOp::Square => x * x,
-        UnaryOp::Tanh => libm::tanhf(x),
-        UnaryOp::Logistic => 1.0 / (1.0 + libm::expf(-x)),
-        UnaryOp::Relu => {
-            if x < 0.0 {
-                0.0
-            } else {
-                x
-            }
-        }
-        UnaryOp::Relu6 => x.clamp(0.0, 6.0),
-        UnaryOp::ReluN1To1 => x.clamp(-1.0, 1.0),
-        UnaryOp::Relu0To1 => x.clamp(0.0, 1.0),
-        UnaryOp::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
-        // TFLite gelu.cc forms (erfc avoids cancellation for large negative x).
-        UnaryOp::Gelu { approximate: false } => {
-            0.5 * x * libm::erfcf(x * -core::f32::consts::FRAC_1_SQRT_2)
-        }
-        UnaryOp::Gelu { approximate: true } => {
-            let c = 0.797_884_6_f32; // sqrt(2/pi)
-            0.5 * x * (1.0 + libm::tanhf(c * x * (1.0 + 0.044715 * x * x)))
-        }
-        UnaryOp::Elu => {
-            if x < 0.0 {
-                libm::expm1f(x)
-            } else {
-                x
-            }
-        }
-        UnaryOp::LeakyRelu { alpha } => {
-            if x > 0.0 {
-                x
-            } else {
-                alpha * x
-            }
-        }
-        UnaryOp::Floor => libm::floorf(x),
-        UnaryOp::Ceil => libm::ceilf(x),
-        UnaryOp::Round => round_half_even(x),
-        UnaryOp::Sin => libm::sinf(x),
-        UnaryOp::Cos => libm::cosf(x),
-        UnaryOp::Sign => {
-            if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                x
-            }
-        }
-        UnaryOp::LogicalNot => x,
+/// `out[i] = f(in[i])` over typed input 0 and output 0.
+fn map_unary<T: bytemuck::Pod>(ctx: &Ctx<'_>, f: impl Fn(T) -> T) -> Result<()> {
+    let a = ctx.input_as::<T>(0)?;
+    let o = ctx.output_as::<T>(0)?;
+    for (o, &a) in o.iter_mut().zip(a) {
+        *o = f(a);
     }
-}
-
-/// Round half to even (TFLite ROUND, numpy `round`).
-pub fn round_half_even(x: f32) -> f32 {
-    let r = libm::roundf(x);
-    if (r - x).abs() == 0.5 {
-        2.0 * libm::roundf(x / 2.0)
-    } else {
-        r
-    }
-}
-
-fn unary_int<T>(op: UnaryOp, x: T) -> T
-where
-    T: Copy + Ord + Default + From<i8> + num_like::Wrapping,
-{
-    match op {
-        UnaryOp::Abs => {
-            if x < T::default() {
-                x.wneg()
-            } else {
-                x
-            }
-        }
-        UnaryOp::Neg => x.wneg(),
-        UnaryOp::Square => x.wmul(x),
-        UnaryOp::Sign => {
-            if x > T::default() {
-                T::from(1)
-            } else if x < T::default() {
-                T::from(-1)
-            } else {
-                x
-            }
-        }
-        UnaryOp::Relu => x.max(T::default()),
-        UnaryOp::Relu6 => x.max(T::default()).min(T::from(6)),
-        _ => x,
-    }
-}
-
-pub(super) mod num_like {
-    /// Wrapping integer arithmetic for the integer elementwise paths.
-    pub trait Wrapping: Sized {
-        fn wadd(self, o: Self) -> Self;
-        fn wsub(self, o: Self) -> Self;
-        fn wmul(self, o: Self) -> Self;
-        fn wneg(self) -> Self;
-        fn cdiv(self, o: Self) -> Option<Self>;
-        fn crem(self, o: Self) -> Option<Self>;
-        fn wpow(self, o: Self) -> Self;
-    }
-    macro_rules! imp {
-        ($t:ty) => {
-            impl Wrapping for $t {
-                fn wadd(self, o: Self) -> Self {
-                    self.wrapping_add(o)
-                }
-                fn wsub(self, o: Self) -> Self {
-                    self.wrapping_sub(o)
-                }
-                fn wmul(self, o: Self) -> Self {
-                    self.wrapping_mul(o)
-                }
-                fn wneg(self) -> Self {
-                    self.wrapping_neg()
-                }
-                fn cdiv(self, o: Self) -> Option<Self> {
-                    self.checked_div(o)
-                }
-                fn crem(self, o: Self) -> Option<Self> {
-                    self.checked_rem(o)
-                }
-                fn wpow(self, o: Self) -> Self {
-                    if o < 0 {
-                        0
-                    } else {
-                        self.wrapping_pow(o.min(u32::MAX as Self) as u32)
-                    }
-                }
-            }
-        };
-    }
-    imp!(i32);
-    imp!(i64);
+    Ok(())
 }
 
 pub(super) fn run_unary(ctx: &Ctx<'_>, op: UnaryOp, prepared: &Prepared) -> Result<()> {
@@ -204,37 +100,15 @@ pub(super) fn run_unary(ctx: &Ctx<'_>, op: UnaryOp, prepared: &Prepared) -> Resu
         return quantized::run_unary(ctx, p);
     }
     match x.dtype {
-        DType::F32 => {
-            let a = ctx.input_as::<f32>(0)?;
-            let o = ctx.output_as::<f32>(0)?;
-            for (o, &a) in o.iter_mut().zip(a) {
-                *o = unary_f32(op, a);
-            }
-        }
-        DType::I32 => {
-            let a = ctx.input_as::<i32>(0)?;
-            let o = ctx.output_as::<i32>(0)?;
-            for (o, &a) in o.iter_mut().zip(a) {
-                *o = unary_int(op, a);
-            }
-        }
-        DType::I64 => {
-            let a = ctx.input_as::<i64>(0)?;
-            let o = ctx.output_as::<i64>(0)?;
-            for (o, &a) in o.iter_mut().zip(a) {
-                *o = unary_int(op, a);
-            }
-        }
-        DType::Bool => {
-            let a = ctx.input(0)?;
-            let o = ctx.output(0)?;
-            for (o, &a) in o.iter_mut().zip(a) {
-                *o = u8::from(a == 0);
-            }
-        }
-        d => return Err(unsupported!("{op:?} on {d}")),
+        DType::F32 => map_unary(ctx, |a: f32| float_unary(op, a)),
+        DType::F64 => map_unary(ctx, |a: f64| float_unary(op, a)),
+        // Half types compute in f32 and round back (as XLA on CPU does).
+        DType::F16 => map_unary(ctx, |a: f16| f16::from_f32(float_unary(op, a.to_f32()))),
+        DType::BF16 => map_unary(ctx, |a: bf16| bf16::from_f32(float_unary(op, a.to_f32()))),
+        DType::Bool => map_unary(ctx, |a: u8| u8::from(a == 0)),
+        d => with_int_type!(d, T => map_unary(ctx, |a: T| scalar::int_unary(op, a)),
+            _ => Err(unsupported!("{op:?} on {d}"))),
     }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- binary
@@ -258,12 +132,16 @@ pub(super) fn prepare_binary(
     same_dtype(a, b)?;
     same_dtype(a, y)?;
     let ok = match a.dtype {
-        DType::F32 => !matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr),
-        DType::I32 | DType::I64 => !matches!(
+        d if d.is_float() => scalar::float_binary_supported(op),
+        d if d.is_int() => scalar::int_binary_supported(op),
+        DType::Bool => matches!(
             op,
-            BinaryOp::LogicalAnd | BinaryOp::LogicalOr | BinaryOp::Atan2 | BinaryOp::Prelu
+            BinaryOp::LogicalAnd
+                | BinaryOp::LogicalOr
+                | BinaryOp::BitwiseAnd
+                | BinaryOp::BitwiseOr
+                | BinaryOp::BitwiseXor
         ),
-        DType::Bool => matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr),
         _ => false,
     };
     if !ok {
@@ -273,96 +151,6 @@ pub(super) fn prepare_binary(
         return Err(unsupported!("fused activation {act:?} on {}", a.dtype));
     }
     Ok(Prepared::Bcast(bc))
-}
-
-#[inline]
-fn binary_f32(op: BinaryOp, a: f32, b: f32) -> f32 {
-    match op {
-        BinaryOp::Add => a + b,
-        BinaryOp::Sub => a - b,
-        BinaryOp::Mul => a * b,
-        BinaryOp::Div => a / b,
-        BinaryOp::Maximum => {
-            if a > b || a.is_nan() {
-                a
-            } else {
-                b
-            }
-        }
-        BinaryOp::Minimum => {
-            if a < b || a.is_nan() {
-                a
-            } else {
-                b
-            }
-        }
-        BinaryOp::Pow => libm::powf(a, b),
-        BinaryOp::SquaredDifference => (a - b) * (a - b),
-        BinaryOp::FloorDiv => libm::floorf(a / b),
-        BinaryOp::FloorMod => {
-            let r = libm::fmodf(a, b);
-            if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
-                r + b
-            } else {
-                r
-            }
-        }
-        BinaryOp::Prelu => {
-            if a >= 0.0 {
-                a
-            } else {
-                a * b
-            }
-        }
-        BinaryOp::Atan2 => libm::atan2f(a, b),
-        BinaryOp::LogicalAnd | BinaryOp::LogicalOr => 0.0,
-    }
-}
-
-fn binary_int<T>(op: BinaryOp, a: T, b: T, div_by_zero: &mut bool) -> T
-where
-    T: Copy + Ord + Default + From<i8> + num_like::Wrapping,
-{
-    match op {
-        BinaryOp::Add => a.wadd(b),
-        BinaryOp::Sub => a.wsub(b),
-        BinaryOp::Mul => a.wmul(b),
-        BinaryOp::Div => a.cdiv(b).unwrap_or_else(|| {
-            *div_by_zero = true;
-            T::default()
-        }),
-        BinaryOp::Maximum => a.max(b),
-        BinaryOp::Minimum => a.min(b),
-        BinaryOp::Pow => a.wpow(b),
-        BinaryOp::SquaredDifference => a.wsub(b).wmul(a.wsub(b)),
-        BinaryOp::FloorDiv => match (a.cdiv(b), a.crem(b)) {
-            (Some(q), Some(r)) => {
-                if r != T::default() && ((r < T::default()) != (b < T::default())) {
-                    q.wsub(T::from(1))
-                } else {
-                    q
-                }
-            }
-            _ => {
-                *div_by_zero = true;
-                T::default()
-            }
-        },
-        BinaryOp::FloorMod => match a.crem(b) {
-            Some(r) => {
-                if r != T::default() && ((r < T::default()) != (b < T::default())) {
-                    r.wadd(b)
-                } else {
-                    r
-                }
-            }
-            None => {
-                *div_by_zero = true;
-                T::default()
-            }
-        },
-        _ => a,
-    }
 }
 
 pub(super) fn run_binary(
@@ -402,43 +190,56 @@ pub(super) fn run_binary(
                     BinaryOp::Sub => each!(|x: f32, y: f32| x - y),
                     BinaryOp::Mul => each!(|x: f32, y: f32| x * y),
                     BinaryOp::Div => each!(|x: f32, y: f32| x / y),
-                    _ => each!(|x, y| binary_f32(op, x, y)),
+                    _ => each!(|x, y| float_binary(op, x, y)),
                 }
                 return Ok(());
             }
             bc.for_each(|i, [ia, ib]| {
-                o[i] = apply_activation_f32(act, binary_f32(op, a[ia], b[ib]))
+                o[i] = apply_activation_f32(act, float_binary(op, a[ia], b[ib]))
             });
+            Ok(())
         }
-        DType::I32 => int_binary::<i32>(ctx, bc, op)?,
-        DType::I64 => int_binary::<i64>(ctx, bc, op)?,
-        DType::Bool => {
-            let a = ctx.input(0)?;
-            let b = ctx.input(1)?;
-            let o = ctx.output(0)?;
-            check_lens(bc, &[a.len(), b.len()], o.len())?;
-            let and = op == BinaryOp::LogicalAnd;
-            bc.for_each(|i, [ia, ib]| {
-                let (x, y) = (a[ia] != 0, b[ib] != 0);
-                o[i] = u8::from(if and { x && y } else { x || y });
-            });
-        }
-        d => return Err(unsupported!("{op:?} on {d}")),
+        DType::F64 => map_binary(ctx, bc, |x: f64, y| float_binary(op, x, y)),
+        DType::F16 => map_binary(ctx, bc, |x: f16, y: f16| {
+            f16::from_f32(float_binary(op, x.to_f32(), y.to_f32()))
+        }),
+        DType::BF16 => map_binary(ctx, bc, |x: bf16, y: bf16| {
+            bf16::from_f32(float_binary(op, x.to_f32(), y.to_f32()))
+        }),
+        DType::Bool => map_binary(ctx, bc, |x: u8, y: u8| {
+            let (x, y) = (x != 0, y != 0);
+            u8::from(match op {
+                BinaryOp::LogicalAnd | BinaryOp::BitwiseAnd => x && y,
+                BinaryOp::LogicalOr | BinaryOp::BitwiseOr => x || y,
+                _ => x != y,
+            })
+        }),
+        d => with_int_type!(d, T => int_binary::<T>(ctx, bc, op),
+            _ => Err(unsupported!("{op:?} on {d}"))),
     }
-    Ok(())
 }
 
-fn int_binary<T>(ctx: &Ctx<'_>, bc: &Bcast, op: BinaryOp) -> Result<()>
-where
-    T: bytemuck::Pod + Ord + Default + From<i8> + num_like::Wrapping,
-{
+/// `out[i] = f(a[ia], b[ib])` over the broadcast plan, typed inputs 0 and 1 and output 0.
+fn map_binary<T: bytemuck::Pod>(ctx: &Ctx<'_>, bc: &Bcast, f: impl Fn(T, T) -> T) -> Result<()> {
     let a = ctx.input_as::<T>(0)?;
     let b = ctx.input_as::<T>(1)?;
     let o = ctx.output_as::<T>(0)?;
     check_lens(bc, &[a.len(), b.len()], o.len())?;
-    let mut div_by_zero = false;
-    bc.for_each(|i, [ia, ib]| o[i] = binary_int(op, a[ia], b[ib], &mut div_by_zero));
-    if div_by_zero {
+    bc.for_each(|i, [ia, ib]| o[i] = f(a[ia], b[ib]));
+    Ok(())
+}
+
+fn int_binary<T: IntElem>(ctx: &Ctx<'_>, bc: &Bcast, op: BinaryOp) -> Result<()> {
+    let dz = core::cell::Cell::new(false);
+    map_binary(ctx, bc, |x: T, y: T| {
+        let mut div_by_zero = false;
+        let v = scalar::int_binary(op, x, y, &mut div_by_zero);
+        if div_by_zero {
+            dz.set(true);
+        }
+        v
+    })?;
+    if dz.get() {
         return Err(crate::bad_input!("integer division by zero in {op:?}"));
     }
     Ok(())
@@ -482,10 +283,7 @@ pub(super) fn prepare_compare(sg: &Subgraph, node: &Node) -> Result<Prepared> {
     if is_quantized(a) {
         return quantized::prepare_compare(a, b, bc);
     }
-    if !matches!(
-        a.dtype,
-        DType::F32 | DType::I32 | DType::I64 | DType::Bool | DType::I8 | DType::U8 | DType::I16
-    ) {
+    if !(a.dtype.is_float() || a.dtype.is_int() || a.dtype == DType::Bool) {
         return Err(unsupported!("comparison on {}", a.dtype));
     }
     Ok(Prepared::Bcast(bc))
@@ -523,12 +321,12 @@ pub(super) fn run_compare(ctx: &Ctx<'_>, op: CompareOp, prepared: &Prepared) -> 
     };
     match ctx.in_info(0)?.dtype {
         DType::F32 => compare_typed::<f32>(ctx, bc, op),
-        DType::I32 => compare_typed::<i32>(ctx, bc, op),
-        DType::I64 => compare_typed::<i64>(ctx, bc, op),
-        DType::I8 => compare_typed::<i8>(ctx, bc, op),
-        DType::I16 => compare_typed::<i16>(ctx, bc, op),
-        DType::U8 | DType::Bool => compare_typed::<u8>(ctx, bc, op),
-        d => Err(unsupported!("comparison on {d}")),
+        DType::F64 => compare_typed::<f64>(ctx, bc, op),
+        DType::F16 => compare_typed::<f16>(ctx, bc, op),
+        DType::BF16 => compare_typed::<bf16>(ctx, bc, op),
+        DType::Bool => compare_typed::<u8>(ctx, bc, op),
+        d => with_int_type!(d, T => compare_typed::<T>(ctx, bc, op),
+            _ => Err(unsupported!("comparison on {d}"))),
     }
 }
 
@@ -589,71 +387,99 @@ pub(super) fn prepare_cast(sg: &Subgraph, node: &Node) -> Result<Prepared> {
     Ok(Prepared::None)
 }
 
-/// Reads element `i` of a typed byte slice as f64 (exact for every supported dtype but i64
-/// beyond 2^53, handled by `read_i64`).
-fn read_f64(d: DType, b: &[u8], i: usize) -> f64 {
+/// One element's value on its way through a cast: floats exactly as f64, integers and bools
+/// exactly as i128 (covers u64 and i64).
+#[derive(Clone, Copy)]
+enum Value {
+    Float(f64),
+    Int(i128),
+}
+
+/// Element `i` of a typed byte slice (the caller checked the length).
+fn read_value(d: DType, b: &[u8], i: usize) -> Value {
     let s = d.size();
     let e = &b[i * s..i * s + s];
+    let mut w = [0u8; 8];
+    w[..s].copy_from_slice(e);
+    let (b2, b4, b8) = ([w[0], w[1]], [w[0], w[1], w[2], w[3]], w);
     match d {
-        DType::F32 => f32::from_le_bytes([e[0], e[1], e[2], e[3]]) as f64,
-        DType::F16 => f16::from_le_bytes([e[0], e[1]]).to_f64(),
-        DType::BF16 => bf16::from_le_bytes([e[0], e[1]]).to_f64(),
-        _ => read_i64(d, b, i) as f64,
+        DType::F32 => Value::Float(f32::from_le_bytes(b4) as f64),
+        DType::F64 => Value::Float(f64::from_le_bytes(b8)),
+        DType::F16 => Value::Float(f16::from_le_bytes(b2).to_f64()),
+        DType::BF16 => Value::Float(bf16::from_le_bytes(b2).to_f64()),
+        DType::I8 => Value::Int(i128::from(w[0] as i8)),
+        DType::U8 => Value::Int(i128::from(w[0])),
+        DType::Bool => Value::Int(i128::from(w[0] != 0)),
+        DType::I16 => Value::Int(i128::from(i16::from_le_bytes(b2))),
+        DType::U16 => Value::Int(i128::from(u16::from_le_bytes(b2))),
+        DType::I32 | DType::Resource => Value::Int(i128::from(i32::from_le_bytes(b4))),
+        DType::U32 => Value::Int(i128::from(u32::from_le_bytes(b4))),
+        DType::I64 => Value::Int(i128::from(i64::from_le_bytes(b8))),
+        DType::U64 => Value::Int(i128::from(u64::from_le_bytes(b8))),
     }
 }
 
-fn read_i64(d: DType, b: &[u8], i: usize) -> i64 {
-    let s = d.size();
-    let e = &b[i * s..i * s + s];
-    match d {
-        DType::I8 => e[0] as i8 as i64,
-        DType::U8 | DType::Bool => e[0] as i64,
-        DType::I16 => i16::from_le_bytes([e[0], e[1]]) as i64,
-        DType::I32 | DType::Resource => i32::from_le_bytes([e[0], e[1], e[2], e[3]]) as i64,
-        DType::U32 => u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as i64,
-        DType::I64 => i64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]),
-        DType::F32 | DType::F16 | DType::BF16 => read_f64(d, b, i) as i64,
-    }
-}
-
-fn write_value(d: DType, b: &mut [u8], i: usize, from_float: bool, f: f64, n: i64) {
+/// Writes `v` as element `i` of dtype `d` with XLA's conversion rules: float to integer
+/// truncates toward zero and saturates (NaN gives 0), integer to narrower integer wraps, to
+/// bool is `!= 0` (NaN is true), floats round to nearest even.
+fn write_value(d: DType, b: &mut [u8], i: usize, v: Value) {
     let s = d.size();
     let e = &mut b[i * s..i * s + s];
+    macro_rules! int {
+        ($t:ty) => {
+            e.copy_from_slice(
+                &match v {
+                    Value::Float(f) => f as $t,
+                    Value::Int(n) => n as $t,
+                }
+                .to_le_bytes(),
+            )
+        };
+    }
     match d {
-        DType::F32 => {
-            e.copy_from_slice(&(if from_float { f as f32 } else { n as f32 }).to_le_bytes())
-        }
-        DType::F16 => {
-            e.copy_from_slice(&f16::from_f64(if from_float { f } else { n as f64 }).to_le_bytes())
-        }
-        DType::BF16 => {
-            e.copy_from_slice(&bf16::from_f64(if from_float { f } else { n as f64 }).to_le_bytes())
-        }
-        DType::Bool => e[0] = u8::from(if from_float { f != 0.0 } else { n != 0 }),
-        _ => {
-            // Float to integer truncates toward zero (C++ static_cast; saturating here).
-            let v = if from_float { f as i64 } else { n };
-            match d {
-                DType::I8 => {
-                    e[0] = if from_float {
-                        f as i8 as u8
-                    } else {
-                        v as i8 as u8
-                    }
-                }
-                DType::U8 => e[0] = if from_float { f as u8 } else { v as u8 },
-                DType::I16 => {
-                    e.copy_from_slice(&(if from_float { f as i16 } else { v as i16 }).to_le_bytes())
-                }
-                DType::I32 | DType::Resource => {
-                    e.copy_from_slice(&(if from_float { f as i32 } else { v as i32 }).to_le_bytes())
-                }
-                DType::U32 => {
-                    e.copy_from_slice(&(if from_float { f as u32 } else { v as u32 }).to_le_bytes())
-                }
-                _ => e.copy_from_slice(&v.to_le_bytes()),
+        DType::F32 => e.copy_from_slice(
+            &match v {
+                Value::Float(f) => f as f32,
+                Value::Int(n) => n as f32,
             }
+            .to_le_bytes(),
+        ),
+        DType::F64 => e.copy_from_slice(
+            &match v {
+                Value::Float(f) => f,
+                Value::Int(n) => n as f64,
+            }
+            .to_le_bytes(),
+        ),
+        // Integers beyond 2^53 round twice on their way to a half type (both overflow f16).
+        DType::F16 => e.copy_from_slice(
+            &f16::from_f64(match v {
+                Value::Float(f) => f,
+                Value::Int(n) => n as f64,
+            })
+            .to_le_bytes(),
+        ),
+        DType::BF16 => e.copy_from_slice(
+            &bf16::from_f64(match v {
+                Value::Float(f) => f,
+                Value::Int(n) => n as f64,
+            })
+            .to_le_bytes(),
+        ),
+        DType::Bool => {
+            e[0] = u8::from(match v {
+                Value::Float(f) => f != 0.0,
+                Value::Int(n) => n != 0,
+            })
         }
+        DType::I8 => int!(i8),
+        DType::U8 => int!(u8),
+        DType::I16 => int!(i16),
+        DType::U16 => int!(u16),
+        DType::I32 | DType::Resource => int!(i32),
+        DType::U32 => int!(u32),
+        DType::I64 => int!(i64),
+        DType::U64 => int!(u64),
     }
 }
 
@@ -666,16 +492,107 @@ pub(super) fn run_cast(ctx: &Ctx<'_>) -> Result<()> {
     if x.len() / from.size() < n {
         return Err(invalid!("cast input too short"));
     }
-    if from == DType::F32 && to == DType::F32 {
+    if from == to {
         y.copy_from_slice(&x[..y.len()]);
         return Ok(());
     }
-    let float_src = from.is_float();
-    for i in 0..n {
-        if float_src {
-            write_value(to, y, i, true, read_f64(from, x, i), 0);
-        } else {
-            write_value(to, y, i, false, 0.0, read_i64(from, x, i));
+    match (from, to) {
+        // The conversions mixed-precision models run on large tensors.
+        (DType::F32, DType::BF16) => {
+            convert_slice(ctx, |v: f32| bf16::from_f32(v))?;
+        }
+        (DType::F32, DType::F16) => {
+            convert_slice(ctx, |v: f32| f16::from_f32(v))?;
+        }
+        (DType::BF16, DType::F32) => {
+            convert_slice(ctx, |v: bf16| v.to_f32())?;
+        }
+        (DType::F16, DType::F32) => {
+            convert_slice(ctx, |v: f16| v.to_f32())?;
+        }
+        _ => {
+            for i in 0..n {
+                write_value(to, y, i, read_value(from, x, i));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Typed elementwise conversion of input 0 into output 0.
+fn convert_slice<S: bytemuck::Pod, D: bytemuck::Pod>(
+    ctx: &Ctx<'_>,
+    f: impl Fn(S) -> D,
+) -> Result<()> {
+    let x = ctx.input_as::<S>(0)?;
+    let y = ctx.output_as::<D>(0)?;
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = f(v);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- bitcast
+
+pub(super) fn prepare_bitcast(sg: &Subgraph, node: &Node) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let y = out_info(sg, node, 0)?;
+    if matches!(x.dtype, DType::Resource) || matches!(y.dtype, DType::Resource) {
+        return Err(unsupported!("bitcast of resource handles"));
+    }
+    let bits = |t: &crate::ir::TensorInfo| -> Result<usize> {
+        t.shape
+            .num_elements()?
+            .checked_mul(t.dtype.bits())
+            .ok_or_else(|| crate::too_large!("bitcast size"))
+    };
+    if bits(x)? != bits(y)? {
+        return Err(invalid!(
+            "bitcast from {} {} to {} {} changes the number of bits",
+            x.dtype,
+            x.shape,
+            y.dtype,
+            y.shape
+        ));
+    }
+    Ok(Prepared::None)
+}
+
+/// Bit `k` of a typed byte buffer where each element is `width` bits (1 = a bool byte).
+#[inline]
+fn get_bit(b: &[u8], width: usize, k: usize) -> bool {
+    if width == 1 {
+        b[k] != 0
+    } else {
+        b[k / 8] >> (k % 8) & 1 != 0
+    }
+}
+
+pub(super) fn run_bitcast(ctx: &Ctx<'_>) -> Result<()> {
+    let (from, to) = (ctx.in_info(0)?.dtype.bits(), ctx.out_info(0)?.dtype.bits());
+    let x = ctx.input(0)?;
+    let y = ctx.output(0)?;
+    // Element bits, least significant first, in element order: for byte-sized types that is
+    // the little-endian memory layout itself.
+    let total = if to == 1 { y.len() } else { y.len() * 8 };
+    let have = if from == 1 { x.len() } else { x.len() * 8 };
+    if have < total {
+        return Err(invalid!("bitcast input too short"));
+    }
+    if from != 1 && to != 1 {
+        y.copy_from_slice(&x[..y.len()]);
+        return Ok(());
+    }
+    if to == 1 {
+        for (k, o) in y.iter_mut().enumerate() {
+            *o = u8::from(get_bit(x, from, k));
+        }
+    } else {
+        y.fill(0);
+        for k in 0..total {
+            if get_bit(x, from, k) {
+                y[k / 8] |= 1 << (k % 8);
+            }
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ mod quantized;
 mod quantized_reduce;
 mod reduce;
 mod resize;
+mod scalar;
 mod shape;
 mod util;
 
@@ -92,6 +93,10 @@ pub(crate) fn prepare(graph: &Graph, sg: &Subgraph, node: &Node) -> Result<(Prep
         Op::Cast => {
             arity(node, 1..=1, 1)?;
             elementwise::prepare_cast(sg, node)?
+        }
+        Op::Bitcast => {
+            arity(node, 1..=1, 1)?;
+            elementwise::prepare_bitcast(sg, node)?
         }
         Op::Quantize => {
             arity(node, 1..=1, 1)?;
@@ -282,6 +287,7 @@ pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()>
         Op::Compare(c) => elementwise::run_compare(ctx, *c, prepared),
         Op::Select => elementwise::run_select(ctx, prepared),
         Op::Cast => elementwise::run_cast(ctx),
+        Op::Bitcast => elementwise::run_bitcast(ctx),
         Op::Quantize => quantized::run_quantize(ctx, prepared),
         Op::Dequantize => elementwise::run_dequantize(ctx, prepared),
         Op::Conv2d(_) | Op::DepthwiseConv2d(_) | Op::FullyConnected { .. } | Op::Pool2d(_) => {

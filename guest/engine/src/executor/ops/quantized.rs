@@ -311,7 +311,7 @@ pub(super) fn prepare_unary(x: &TensorInfo, y: &TensorInfo, op: UnaryOp) -> Resu
                 UnaryOp::Tanh => kops::tanh_lut_i8((si, zi), (so, zo)),
                 // TFLite gelu.cc: int8 GELU is a float lookup table over all 256 inputs.
                 UnaryOp::Gelu { approximate } => kops::lut_i8((si, zi), (so, zo), |v| {
-                    super::elementwise::unary_f32(UnaryOp::Gelu { approximate }, v)
+                    super::scalar::float_unary(UnaryOp::Gelu { approximate }, v)
                 }),
                 _ => hard_swish_table(si, zi, so, zo)?,
             };

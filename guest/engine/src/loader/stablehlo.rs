@@ -215,43 +215,24 @@ pub fn conformance_cases(text: &str) -> Result<Vec<TestCase>> {
 /// Engine dtype of a StableHLO element type.
 pub fn dtype_of(e: &ElementType) -> Result<DType> {
     Ok(match e {
-        ElementType::Int { bits: 1, .. } => DType::Bool,
-        ElementType::Int {
-            bits: 8,
-            signed: true,
-        } => DType::I8,
-        ElementType::Int {
-            bits: 8,
-            signed: false,
-        } => DType::U8,
-        ElementType::Int {
-            bits: 16,
-            signed: true,
-        } => DType::I16,
-        ElementType::Int {
-            bits: 16,
-            signed: false,
-        } => DType::U16,
-        ElementType::Int {
-            bits: 64,
-            signed: false,
-        } => DType::U64,
-        ElementType::Int {
-            bits: 32,
-            signed: true,
-        } => DType::I32,
-        ElementType::Int {
-            bits: 32,
-            signed: false,
-        } => DType::U32,
-        ElementType::Int {
-            bits: 64,
-            signed: true,
-        } => DType::I64,
+        ElementType::Int { bits, signed } => match (bits, signed) {
+            (1, _) => DType::Bool,
+            (8, true) => DType::I8,
+            (8, false) => DType::U8,
+            (16, true) => DType::I16,
+            (16, false) => DType::U16,
+            (32, true) => DType::I32,
+            (32, false) => DType::U32,
+            (64, true) => DType::I64,
+            (64, false) => DType::U64,
+            // i2/i4/u2/u4 would need a wrap to their width after every integer op.
+            _ => return Err(Error::Unsupported(format!("element type {e:?}"))),
+        },
         ElementType::Float(FloatKind::F32) => DType::F32,
         ElementType::Float(FloatKind::F16) => DType::F16,
         ElementType::Float(FloatKind::BF16) => DType::BF16,
         ElementType::Float(FloatKind::F64) => DType::F64,
+        // Complex numbers would need their own dtypes and kernels (none in the IR).
         other => return Err(Error::Unsupported(format!("element type {other:?}"))),
     })
 }

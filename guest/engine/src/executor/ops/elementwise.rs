@@ -18,39 +18,15 @@ use super::util::{input_info as info, output_info as out_info};
 /// non-integer dtypes.
 macro_rules! with_int_type {
     ($d:expr, $T:ident => $body:expr, _ => $other:expr) => {
+        with_int_type!(@arms $d, $T, $body, $other,
+            I8 i8, U8 u8, I16 i16, U16 u16, I32 i32, U32 u32, I64 i64, U64 u64)
+    };
+    (@arms $d:expr, $T:ident, $body:expr, $other:expr, $($v:ident $t:ty),*) => {
         match $d {
-            DType::I8 => {
-                type $T = i8;
+            $(DType::$v => {
+                type $T = $t;
                 $body
-            }
-            DType::U8 => {
-                type $T = u8;
-                $body
-            }
-            DType::I16 => {
-                type $T = i16;
-                $body
-            }
-            DType::U16 => {
-                type $T = u16;
-                $body
-            }
-            DType::I32 => {
-                type $T = i32;
-                $body
-            }
-            DType::U32 => {
-                type $T = u32;
-                $body
-            }
-            DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            DType::U64 => {
-                type $T = u64;
-                $body
-            }
+            })*
             _ => $other,
         }
     };
@@ -134,14 +110,7 @@ pub(super) fn prepare_binary(
     let ok = match a.dtype {
         d if d.is_float() => scalar::float_binary_supported(op),
         d if d.is_int() => scalar::int_binary_supported(op),
-        DType::Bool => matches!(
-            op,
-            BinaryOp::LogicalAnd
-                | BinaryOp::LogicalOr
-                | BinaryOp::BitwiseAnd
-                | BinaryOp::BitwiseOr
-                | BinaryOp::BitwiseXor
-        ),
+        DType::Bool => scalar::bool_binary_supported(op),
         _ => false,
     };
     if !ok {

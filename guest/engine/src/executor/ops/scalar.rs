@@ -603,19 +603,25 @@ fn clamp<T: FloatElem>(x: T, lo: T, hi: T) -> T {
     }
 }
 
-/// Binary ops defined on floats.
-pub fn float_binary_supported(op: BinaryOp) -> bool {
-    !matches!(
+/// Binary ops defined on bools: the logical ones (bitwise and/or/xor act the same on 0/1).
+pub fn bool_binary_supported(op: BinaryOp) -> bool {
+    matches!(
         op,
         BinaryOp::LogicalAnd
             | BinaryOp::LogicalOr
             | BinaryOp::BitwiseAnd
             | BinaryOp::BitwiseOr
             | BinaryOp::BitwiseXor
-            | BinaryOp::ShiftLeft
-            | BinaryOp::ShiftRightArithmetic
-            | BinaryOp::ShiftRightLogical
     )
+}
+
+/// Binary ops defined on floats: everything but logic and shifts.
+pub fn float_binary_supported(op: BinaryOp) -> bool {
+    !bool_binary_supported(op)
+        && !matches!(
+            op,
+            BinaryOp::ShiftLeft | BinaryOp::ShiftRightArithmetic | BinaryOp::ShiftRightLogical
+        )
 }
 
 /// Float binary function (max/min propagate NaN like XLA).
@@ -661,14 +667,8 @@ pub fn float_binary<T: FloatElem>(op: BinaryOp, a: T, b: T) -> T {
             }
         }
         BinaryOp::Atan2 => a.atan2(b),
-        BinaryOp::LogicalAnd
-        | BinaryOp::LogicalOr
-        | BinaryOp::BitwiseAnd
-        | BinaryOp::BitwiseOr
-        | BinaryOp::BitwiseXor
-        | BinaryOp::ShiftLeft
-        | BinaryOp::ShiftRightArithmetic
-        | BinaryOp::ShiftRightLogical => T::c(0.0),
+        // Not float ops (refused by `float_binary_supported`).
+        _ => T::c(0.0),
     }
 }
 

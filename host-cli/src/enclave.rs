@@ -1,6 +1,7 @@
 //! The enclave backend: models and inputs cross virtio-cerebro into a Cerebro guest through
 //! `vmm::Enclave`; the guest's engine parses and runs them.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use cerebro_engine::loader::detect::Format;
@@ -33,10 +34,12 @@ pub struct EnclaveBackend {
 
 /// Builds the enclave configuration for `target`.
 pub fn enclave_config(target: &TargetArgs) -> Result<EnclaveConfig> {
-    let kernel: Vec<u8> = match &target.kernel {
+    // The embedded kernel is borrowed, not copied: copying it faults in every page of it.
+    let kernel: Cow<'static, [u8]> = match &target.kernel {
         Some(path) => std::fs::read(path)
-            .map_err(|e| CliError::usage(format!("cannot read kernel {}: {e}", path.display())))?,
-        None => cerebro_guest_image::KERNEL.to_vec(),
+            .map_err(|e| CliError::usage(format!("cannot read kernel {}: {e}", path.display())))?
+            .into(),
+        None => Cow::Borrowed(cerebro_guest_image::KERNEL),
     };
     let mem_mib = target.mem.next_multiple_of(2);
     if !(MEM_RANGE.0..=MEM_RANGE.1).contains(&mem_mib) {
@@ -48,6 +51,7 @@ pub fn enclave_config(target: &TargetArgs) -> Result<EnclaveConfig> {
     let mut config = EnclaveConfig::new(kernel);
     config.mem_mib = mem_mib;
     config.job_timeout = Duration::from_secs(target.timeout);
+    config.populate = target.populate.policy();
     // Messages (inputs, outputs) scale with memory; a model must leave room for the engine to
     // parse it (the guest needs about three times its size).
     let message = ((mem_mib << 20) / 64).clamp(1 << 20, 16 << 20) as u32;

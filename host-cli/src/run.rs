@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::backend::{Backend, NativeBackend, Signature};
 use crate::error::{CliError, Result};
@@ -58,6 +58,31 @@ pub struct TargetArgs {
     /// Boot this guest kernel image instead of the embedded one.
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
+    /// When the enclave's RAM is backed by host memory.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = PopulateArg::OnDemand)]
+    pub populate: PopulateArg,
+}
+
+/// Value of `--populate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PopulateArg {
+    /// As the guest first touches it (a one-shot run touches a small part of its RAM).
+    OnDemand,
+    /// All of it, on a background thread while the guest boots (competes with the guest for CPU).
+    Background,
+    /// All of it before the guest boots.
+    Full,
+}
+
+impl PopulateArg {
+    /// The VMM's populate policy.
+    pub fn policy(self) -> vmm::Populate {
+        match self {
+            PopulateArg::OnDemand => vmm::Populate::OnDemand,
+            PopulateArg::Background => vmm::Populate::Background,
+            PopulateArg::Full => vmm::Populate::Full,
+        }
+    }
 }
 
 impl TargetArgs {

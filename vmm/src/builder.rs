@@ -43,17 +43,21 @@ use crate::watchdog::Watchdog;
 /// A device's event handler, run on the VM's event-manager thread.
 pub type DeviceSubscriber = Arc<Mutex<dyn MutEventSubscriber + Send>>;
 
-/// How guest RAM is pre-faulted. Either way, what the guest touches while booting (system area,
-/// stack top, kernel image, heap start, top of RAM) is populated with 4 KiB pages before the vCPU
-/// starts, and the heap is backed by transparent huge pages.
+/// How guest RAM is pre-faulted. Whatever the choice, what the guest touches while booting
+/// (system area, stack top, kernel image, heap start, top of RAM) is populated with 4 KiB pages
+/// before the vCPU starts, and the heap is backed by transparent huge pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Populate {
     /// All of RAM before the vCPU starts.
     Full,
     /// The heap on a background thread while the guest boots (a huge-page allocation can stall
     /// on compaction; there it does not delay boot). Heap pages the guest touches before the
-    /// thread reaches them are faulted in on demand by the host (slower, still correct).
+    /// thread reaches them are faulted in on demand by the host (slower, still correct). The
+    /// thread competes for CPU time with the vCPU and pays for all of RAM, used or not.
     Background,
+    /// Nothing more: heap pages are faulted in (2 MiB at a time) when the guest first touches
+    /// them. Best for short-lived enclaves that use a small part of their RAM.
+    OnDemand,
 }
 
 /// Ring-3 stack populated before boot (the stack grows down from its top).

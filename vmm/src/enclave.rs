@@ -165,6 +165,7 @@ pub struct Enclave {
 impl Enclave {
     /// Boots the enclave and waits until its kernel serves the device.
     pub fn start(config: EnclaveConfig) -> Result<Enclave, EnclaveError> {
+        let started = Instant::now();
         let mut builder = VmBuilder::new(VmConfig {
             mem_mib: config.mem_mib,
             cmdline: config.cmdline.clone(),
@@ -186,6 +187,10 @@ impl Enclave {
         let console = builder.console();
         let mut vm = builder.start(&config.kernel)?;
         vm.wait_ready()?;
+        tracing::debug!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "enclave booted"
+        );
         // Jobs have their own host-side limit; an idle enclave must not be stopped.
         vm.watchdog().disarm();
         let handle = device.handle();
@@ -351,6 +356,9 @@ impl Enclave {
     }
 
     fn stop_and_join(&mut self) {
+        if self.threads.is_empty() {
+            return; // Already stopped (`shutdown`, then drop).
+        }
         // Graceful first: the device tells the guest to stop waiting and the kernel exits with
         // status 0. A guest that does not exit in time is stopped.
         self.handle.shutdown();
@@ -368,6 +376,7 @@ impl Enclave {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        tracing::debug!("enclave stopped");
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Built for a protected guest whose host is not trusted (pKVM rules, see
 //! `spec/virtio-cerebro.md`, "Security"):
-//! - every ring and buffer is carved from one shared, granule-aligned, zeroed [`SharedPool`];
+//! - every ring and buffer is carved from one shared, granule-aligned [`SharedPool`] that holds
+//!   no guest data (zeroed, or memory the guest never wrote);
 //! - device-written data (jobs, chunk responses) is copied into private memory once and only
 //!   the copy is parsed, with the device-reported length clamped to what was posted;
 //! - no indirect descriptors; used-ring ids are checked against the driver's own records;

@@ -161,6 +161,23 @@ impl SharedPool {
         }
     }
 
+    /// Takes ownership of `len` bytes mapped at `virt`, seen by the device at `phys`, without
+    /// zeroing them: for memory the guest has never written since boot, which therefore holds no
+    /// guest data to leak to the host. Only the pages the rings and buffers actually use get
+    /// touched (the rings zero themselves).
+    ///
+    /// # Safety
+    /// As for [`SharedPool::new`], and the guest must never have written the range (otherwise
+    /// use [`SharedPool::new`], which zeroes it).
+    pub unsafe fn from_unwritten(virt: *mut u8, phys: u64, len: usize) -> Self {
+        SharedPool {
+            virt,
+            phys,
+            len,
+            used: 0,
+        }
+    }
+
     /// Carves `len` bytes aligned to `align` (a power of two); `None` when the pool is full.
     pub fn alloc(&mut self, len: usize, align: usize) -> Option<DmaRegion> {
         let phys_here = self.phys.checked_add(self.used as u64)?;

@@ -1,13 +1,13 @@
 //! Glue between the virtio-cerebro driver (`cerebro-guest-driver`) and the kernel: finds the
-//! device at the start of the device window, carves the shared pool from the heap (RAM is
-//! identity mapped, so a heap address is its guest-physical address) and serves jobs until the
-//! host shuts the device down.
+//! device at the start of the device window, takes the shared pool from the RAM the heap held
+//! back at boot (never written, so not zeroed; RAM is identity mapped, so an address is its
+//! guest-physical address) and serves jobs until the host shuts the device down.
 //!
 //! The engine plugs in through [`cerebro_guest_driver::JobHandler`]: [`handler`] picks the
 //! handler this kernel serves with, `crate::engine_handler::EngineHandler` (the engine, with
 //! raw-model digest jobs passed to the driver's built-in handler).
 
-use alloc::alloc::{alloc_zeroed, Layout};
+use alloc::alloc::{alloc, Layout};
 use alloc::boxed::Box;
 use core::fmt;
 
@@ -84,16 +84,27 @@ pub fn serve(window_base: u64, heap_bytes: u64) -> Result<(), ServeError> {
     let probe_transport = unsafe { MmioTransport::new(window_base as *mut u8) };
     let config = probe(&probe_transport).ok_or(ServeError::NoDevice)?;
     let pool_bytes = OPTIONS.pool_bytes(&config);
-    let layout =
-        Layout::from_size_align(pool_bytes, 4096).map_err(|_| ServeError::NoMemory(pool_bytes))?;
-    // SAFETY: the layout has a non-zero size.
-    let pool_ptr = unsafe { alloc_zeroed(layout) };
-    if pool_ptr.is_null() {
-        return Err(ServeError::NoMemory(pool_bytes));
-    }
-    // SAFETY: the allocation is ours for the rest of the kernel's life (never freed), mapped RW,
-    // and identity mapped (virtual == guest-physical), which is the device's view of it.
-    let pool = unsafe { SharedPool::new(pool_ptr, pool_ptr as u64, pool_bytes) };
+    let pool = match crate::heap::take_unwritten(pool_bytes) {
+        // SAFETY: the region is ours for the rest of the kernel's life (the heap gave it up),
+        // mapped RW, identity mapped (virtual == guest-physical, the device's view of it), 4 KiB
+        // aligned, and never written by the guest since boot.
+        Some(base) => unsafe {
+            SharedPool::from_unwritten(base.as_ptr(), base.as_ptr() as u64, pool_bytes)
+        },
+        None => {
+            let layout = Layout::from_size_align(pool_bytes, 4096)
+                .map_err(|_| ServeError::NoMemory(pool_bytes))?;
+            // SAFETY: the layout has a non-zero size.
+            let pool_ptr = unsafe { alloc(layout) };
+            if pool_ptr.is_null() {
+                return Err(ServeError::NoMemory(pool_bytes));
+            }
+            // SAFETY: the allocation is ours for the rest of the kernel's life (never freed),
+            // mapped RW and identity mapped; `SharedPool::new` zeroes it (heap memory may hold
+            // guest data).
+            unsafe { SharedPool::new(pool_ptr, pool_ptr as u64, pool_bytes) }
+        }
+    };
     // SAFETY: as for `probe_transport`.
     let transport = unsafe { MmioTransport::new(window_base as *mut u8) };
     let mut driver = Driver::new(Box::new(transport), pool, OPTIONS).map_err(ServeError::Driver)?;

@@ -107,6 +107,57 @@ pub struct Pool2dAttrs {
     pub activation: Activation,
 }
 
+/// One dimension of a general window (StableHLO `convolution` and `reduce_window`): the
+/// operand is dilated by `base_dilation` (holes between elements), padded by `pad_low` /
+/// `pad_high` (negative crops), and a window of `size` taps spread `window_dilation` apart
+/// slides over it `stride` elements at a time. Values come from untrusted models: the
+/// executor checks every size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowDim {
+    /// Taps of the window (the kernel size for a convolution).
+    pub size: usize,
+    /// Step between windows.
+    pub stride: usize,
+    /// Padding before the (dilated) operand; negative removes elements.
+    pub pad_low: i64,
+    /// Padding after the (dilated) operand; negative removes elements.
+    pub pad_high: i64,
+    /// Operand dilation (`lhs_dilation` / `base_dilations`; 1 = none).
+    pub base_dilation: usize,
+    /// Window dilation (`rhs_dilation` / `window_dilations`; 1 = none).
+    pub window_dilation: usize,
+    /// Tap `k` uses kernel element `size - 1 - k` (convolution `window_reversal`).
+    pub reverse: bool,
+}
+
+impl WindowDim {
+    /// A plain window of `size` taps moving by `stride`, no padding or dilation.
+    pub fn plain(size: usize, stride: usize) -> Self {
+        WindowDim {
+            size,
+            stride,
+            pad_low: 0,
+            pad_high: 0,
+            base_dilation: 1,
+            window_dilation: 1,
+            reverse: false,
+        }
+    }
+}
+
+/// General N-D convolution attributes (StableHLO `convolution`). Layouts: input
+/// `[batch, spatial..., in_c]`, kernel `[out_c, spatial..., in_c / feature_groups]`, output
+/// `[batch / batch_groups, spatial..., out_c]`; `window` has one entry per spatial dim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvNdAttrs {
+    /// Per spatial dim: kernel size, stride, padding, lhs/rhs dilation, reversal.
+    pub window: Vec<WindowDim>,
+    /// Input-feature groups (`feature_group_count`).
+    pub feature_groups: usize,
+    /// Batch groups (`batch_group_count`): output feature group g reads batch slice g.
+    pub batch_groups: usize,
+}
+
 /// Elementwise unary functions.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum UnaryOp {
@@ -334,6 +385,8 @@ pub enum Op {
     Conv2d(Conv2dAttrs),
     /// Depthwise 2-D convolution.
     DepthwiseConv2d(DepthwiseAttrs),
+    /// General N-D convolution (inputs x, kernel; same dtype as the output).
+    ConvNd(ConvNdAttrs),
     /// `out[.., n] = x[.., k] · w[n, k]ᵀ + bias`; inputs x, w, optional bias.
     FullyConnected {
         /// Fused activation.
@@ -350,6 +403,27 @@ pub enum Op {
     DotGeneral(DotGeneralAttrs),
     /// 2-D pooling.
     Pool2d(Pool2dAttrs),
+    /// General windowed reduction (StableHLO `reduce_window`, inputs x and a scalar init):
+    /// out = op(init, taps...), where taps outside the operand (padding, dilation holes) read
+    /// init. `window` has one entry per dim of x.
+    ReduceWindow {
+        /// The reduction (Sum, Max, Min, Prod, Any, All).
+        op: ReduceOp,
+        /// Per dim: window size, stride, padding, dilations.
+        window: Vec<WindowDim>,
+    },
+    /// Solves `op(a) · x = b` (left side) or `x · op(a) = b` for x with a triangular `a`
+    /// (inputs a `[..., m, m]`, b `[..., m, n]` or `[..., n, m]`; batch dims equal).
+    TriangularSolve {
+        /// a is on the left of x.
+        left_side: bool,
+        /// Use the lower triangle of a (else the upper).
+        lower: bool,
+        /// Take a's diagonal as ones.
+        unit_diagonal: bool,
+        /// Use aᵀ instead of a.
+        transpose_a: bool,
+    },
     /// Reduction over `axes` (sorted, unique).
     Reduce {
         /// The reduction.
@@ -405,12 +479,14 @@ pub enum Op {
         /// Extent per dim of the sliced (un-squeezed) result.
         slice_shape: Vec<usize>,
     },
-    /// Pads each dim by `before[i]`/`after[i]`.
+    /// Pads each dim by `before[i]`/`after[i]`, and by `interior[i]` between elements.
     Pad {
         /// Elements before, per dim.
         before: Vec<usize>,
         /// Elements after, per dim.
         after: Vec<usize>,
+        /// Elements between neighbours, per dim (empty: none; constant mode only).
+        interior: Vec<usize>,
         /// Fill mode.
         mode: PadMode,
     },
@@ -515,10 +591,13 @@ impl Op {
             Op::Dequantize => "Dequantize",
             Op::Conv2d(_) => "Conv2d",
             Op::DepthwiseConv2d(_) => "DepthwiseConv2d",
+            Op::ConvNd(_) => "ConvNd",
             Op::FullyConnected { .. } => "FullyConnected",
             Op::BatchMatMul { .. } => "BatchMatMul",
             Op::DotGeneral(_) => "DotGeneral",
             Op::Pool2d(_) => "Pool2d",
+            Op::ReduceWindow { .. } => "ReduceWindow",
+            Op::TriangularSolve { .. } => "TriangularSolve",
             Op::Reduce { .. } => "Reduce",
             Op::ArgReduce { .. } => "ArgReduce",
             Op::Softmax { .. } => "Softmax",

@@ -19,9 +19,9 @@ use cerebro_stablehlo::ast::{
 
 use crate::error::{Error, Result};
 use crate::ir::{
-    Activation, AlignedBuf, BinaryOp, CompareOp, Conv2dAttrs, DType, DotGeneralAttrs, Graph, Node,
-    Op, PadMode, Padding2d, Pool2dAttrs, PoolKind, ReduceOp, Shape, Subgraph, SubgraphId, TensorId,
-    TensorInfo, TensorKind, UnaryOp,
+    Activation, AlignedBuf, BinaryOp, CompareOp, Conv2dAttrs, ConvNdAttrs, DType, DotGeneralAttrs,
+    Graph, Node, Op, PadMode, Padding2d, Pool2dAttrs, PoolKind, ReduceOp, Shape, Subgraph,
+    SubgraphId, TensorId, TensorInfo, TensorKind, UnaryOp, WindowDim,
 };
 
 /// A splat constant (one value written for a whole tensor) may expand to at most this many
@@ -377,8 +377,10 @@ fn check_arity(base: &str, op: &HloOp) -> Result<()> {
         | "dot"
         | "convolution"
         | "gather"
-        | "pad" => (2, true),
-        "select" | "clamp" => (3, true),
+        | "pad"
+        | "triangular_solve" => (2, true),
+        "select" | "clamp" | "dynamic_conv" => (3, true),
+        "dynamic_pad" => (5, true),
         "reduce" | "reduce_window" => (2, false),
         "dynamic_slice" | "if" | "case" | "concatenate" => (1, false),
         "while" | "func.call" | "composite" | "optimization_barrier" => (0, false),
@@ -446,6 +448,110 @@ fn to_usizes(v: &[i64], what: &str) -> Result<Vec<usize>> {
     v.iter()
         .map(|x| usize::try_from(*x).map_err(|_| Error::Invalid(format!("negative {what}"))))
         .collect()
+}
+
+/// Most elements of a padded intermediate the GEMM convolution path materializes (lhs
+/// dilation); larger ones take the general convolution instead.
+const MAX_PAD_ELEMENTS: usize = 1 << 26;
+
+/// The reduction of a reducer body op (`add`, `maximum`, ...) and its binary op; on booleans
+/// add / max are `or` and multiply / min are `and`.
+fn reduce_kind(body: &str, boolean: bool) -> Result<(ReduceOp, BinaryOp)> {
+    Ok(match (body, boolean) {
+        ("add", false) => (ReduceOp::Sum, BinaryOp::Add),
+        ("multiply", false) => (ReduceOp::Prod, BinaryOp::Mul),
+        ("maximum", false) => (ReduceOp::Max, BinaryOp::Maximum),
+        ("minimum", false) => (ReduceOp::Min, BinaryOp::Minimum),
+        ("and" | "minimum" | "multiply", true) => (ReduceOp::All, BinaryOp::LogicalAnd),
+        ("or" | "maximum" | "add", true) => (ReduceOp::Any, BinaryOp::LogicalOr),
+        (other, _) => return Err(Error::Unsupported(format!("reduce with {other}"))),
+    })
+}
+
+/// A window attribute of `n` integers, `default` for each when absent.
+fn window_attr(op: &HloOp, name: &str, n: usize, default: i64) -> Result<Vec<i64>> {
+    let v = match op.attr(name) {
+        None => return Ok(vec![default; n]),
+        Some(a) => a
+            .as_i64s()
+            .ok_or_else(|| Error::Malformed(format!("{}: '{name}' is not integers", op.name)))?,
+    };
+    if v.len() != n {
+        return Err(Error::Invalid(format!(
+            "{}: '{name}' has {} values, expected {n}",
+            op.name,
+            v.len()
+        )));
+    }
+    Ok(v)
+}
+
+/// One window dim from StableHLO's attribute values (checked: sizes non-negative, strides and
+/// dilations positive).
+fn window_dim(
+    size: impl TryInto<usize>,
+    stride: i64,
+    pad_low: i64,
+    pad_high: i64,
+    base_dilation: i64,
+    window_dilation: i64,
+    reverse: i64,
+) -> Result<WindowDim> {
+    let positive = |v: i64, what: &str| {
+        usize::try_from(v)
+            .ok()
+            .filter(|v| *v >= 1)
+            .ok_or_else(|| Error::Invalid(format!("window {what} {v}")))
+    };
+    Ok(WindowDim {
+        size: size
+            .try_into()
+            .map_err(|_| Error::Invalid("negative window size".into()))?,
+        stride: positive(stride, "stride")?,
+        pad_low,
+        pad_high,
+        base_dilation: positive(base_dilation, "dilation")?,
+        window_dilation: positive(window_dilation, "dilation")?,
+        reverse: reverse != 0,
+    })
+}
+
+/// Reverse raw row-major data along `dims`.
+fn reverse_bytes(src: &[u8], width: usize, shape: &[usize], dims: &[usize]) -> Result<Vec<u8>> {
+    let n = Shape::new(shape).num_elements()?;
+    if src.len() != n * width {
+        return Err(Error::Malformed(
+            "constant size does not match its shape".into(),
+        ));
+    }
+    let rank = shape.len();
+    let mut strides = vec![1usize; rank];
+    for i in (0..rank.saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * shape[i + 1];
+    }
+    let mut out = Vec::with_capacity(src.len());
+    let mut idx = vec![0usize; rank];
+    for _ in 0..n {
+        let off: usize = (0..rank)
+            .map(|i| {
+                let j = if dims.contains(&i) {
+                    shape[i] - 1 - idx[i]
+                } else {
+                    idx[i]
+                };
+                j * strides[i]
+            })
+            .sum();
+        out.extend_from_slice(&src[off * width..(off + 1) * width]);
+        for i in (0..rank).rev() {
+            idx[i] += 1;
+            if idx[i] < shape[i] {
+                break;
+            }
+            idx[i] = 0;
+        }
+    }
+    Ok(out)
 }
 
 impl<'m> Lowerer<'m> {
@@ -1038,21 +1144,16 @@ impl<'m> Lowerer<'m> {
                 let low = attr_ints(op, "edge_padding_low")?;
                 let high = attr_ints(op, "edge_padding_high")?;
                 let interior = attr_ints(op, "interior_padding")?;
-                if interior.iter().any(|v| *v != 0) {
-                    return Err(Error::Unsupported("interior padding".into()));
-                }
-                let before = to_usizes(&low, "padding")
-                    .map_err(|_| Error::Unsupported("negative padding".into()))?;
-                let after = to_usizes(&high, "padding")
-                    .map_err(|_| Error::Unsupported("negative padding".into()))?;
-                self.simple(
-                    op,
-                    Op::Pad {
-                        before,
-                        after,
-                        mode: PadMode::Constant,
-                    },
-                )
+                self.pad(op, &low, &high, &interior)
+            }
+            "dynamic_pad" => {
+                let [low, high, interior] = [2, 3, 4].map(|i| {
+                    let t = self.value(op.operands[i])?;
+                    self.const_ints(t).ok_or_else(|| {
+                        Error::Unsupported("dynamic_pad with computed padding".into())
+                    })
+                });
+                self.pad(op, &low?, &high?, &interior?)
             }
             "dot_general" => {
                 let Some(Attr::Dot(d)) = op.attr("dot_dimension_numbers") else {
@@ -1084,7 +1185,15 @@ impl<'m> Lowerer<'m> {
             }
             "reduce" => self.reduce(op),
             "reduce_window" => self.reduce_window(op),
-            "convolution" => self.convolution(op),
+            "convolution" => self.convolution(op, None),
+            "dynamic_conv" => {
+                let t = self.value(op.operands[2])?;
+                let padding = self.const_ints(t).ok_or_else(|| {
+                    Error::Unsupported("dynamic_conv with computed padding".into())
+                })?;
+                self.convolution(op, Some(padding))
+            }
+            "triangular_solve" => self.triangular_solve(op),
             "gather" => self.gather(op),
             "while" => self.while_(op),
             "if" | "case" => self.if_(op),
@@ -1238,17 +1347,31 @@ impl<'m> Lowerer<'m> {
 
     /// Integer value of a scalar constant tensor, if it is one.
     fn const_int(&self, t: TensorId) -> Option<i64> {
+        match self.const_ints(t)?.as_slice() {
+            [v] => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Values of an integer constant tensor (any shape, row-major), if it is one.
+    fn const_ints(&self, t: TensorId) -> Option<Vec<i64>> {
         let info = &self.stack[self.stack.len() - 1].sub.tensors[t];
         let TensorKind::Constant(c) = info.kind else {
             return None;
         };
         let b = self.graph.constant_bytes(c);
-        match (info.dtype, b.len()) {
-            (DType::I32, 4) => Some(i64::from(i32::from_le_bytes(b.try_into().ok()?))),
-            (DType::I64, 8) => Some(i64::from_le_bytes(b.try_into().ok()?)),
-            (DType::U32, 4) => Some(i64::from(u32::from_le_bytes(b.try_into().ok()?))),
-            _ => None,
+        let w = info.dtype.size();
+        if w == 0 || b.len() % w != 0 {
+            return None;
         }
+        b.chunks_exact(w)
+            .map(|e| match info.dtype {
+                DType::I32 => Some(i64::from(i32::from_le_bytes(e.try_into().ok()?))),
+                DType::I64 => Some(i64::from_le_bytes(e.try_into().ok()?)),
+                DType::U32 => Some(i64::from(u32::from_le_bytes(e.try_into().ok()?))),
+                _ => None,
+            })
+            .collect()
     }
 
     /// `dynamic_slice` whose start indices are constants becomes a slice (starts clamped into
@@ -1346,15 +1469,7 @@ impl<'m> Lowerer<'m> {
                 Error::Unsupported("reduce body is not a single binary op".into())
             })?;
         let (d, _) = Self::result_type(op, 0)?;
-        let (rop, combine) = match (body, d == DType::Bool) {
-            ("add", false) => (ReduceOp::Sum, BinaryOp::Add),
-            ("multiply", false) => (ReduceOp::Prod, BinaryOp::Mul),
-            ("maximum", false) => (ReduceOp::Max, BinaryOp::Maximum),
-            ("minimum", false) => (ReduceOp::Min, BinaryOp::Minimum),
-            ("and" | "minimum" | "multiply", true) => (ReduceOp::All, BinaryOp::LogicalAnd),
-            ("or" | "maximum" | "add", true) => (ReduceOp::Any, BinaryOp::LogicalOr),
-            (other, _) => return Err(Error::Unsupported(format!("reduce with {other}"))),
-        };
+        let (rop, combine) = reduce_kind(body, d == DType::Bool)?;
         let mut axes = attr_usizes(op, "dimensions")?;
         axes.sort_unstable();
         axes.dedup();
@@ -1385,109 +1500,166 @@ impl<'m> Lowerer<'m> {
     }
 
     fn reduce_window(&mut self, op: &HloOp) -> Result<()> {
-        if op.operands.len() != 2 {
+        if op.operands.len() != 2 || op.results.len() != 1 {
             return Err(Error::Unsupported("variadic reduce_window".into()));
         }
         let body = op.regions.first().and_then(Self::reducer).ok_or_else(|| {
             Error::Unsupported("reduce_window body is not a single binary op".into())
         })?;
         let x = self.value(op.operands[0])?;
+        let init = self.value(op.operands[1])?;
         let (d, s) = self.info(x);
+        let (rop, _) = reduce_kind(body, d == DType::Bool)?;
         let rank = s.len();
-        let ones = vec![1i64; rank];
-        let get = |n: &str| op.attr(n).and_then(Attr::as_i64s);
-        let win =
-            get("window_dimensions").ok_or_else(|| Error::Malformed("window_dimensions".into()))?;
-        let strides = get("window_strides").unwrap_or_else(|| ones.clone());
-        if get("base_dilations").is_some_and(|v| v != ones)
-            || get("window_dilations").is_some_and(|v| v != ones)
-        {
-            return Err(Error::Unsupported("dilated reduce_window".into()));
-        }
-        let pad = get("padding").unwrap_or_else(|| vec![0; 2 * rank]);
-        if win.len() != rank || strides.len() != rank || pad.len() != 2 * rank {
+        let sizes = to_usizes(&attr_ints(op, "window_dimensions")?, "window size")?;
+        let strides = window_attr(op, "window_strides", rank, 1)?;
+        let base = window_attr(op, "base_dilations", rank, 1)?;
+        let dil = window_attr(op, "window_dilations", rank, 1)?;
+        let pad = window_attr(op, "padding", 2 * rank, 0)?;
+        if sizes.len() != rank {
             return Err(Error::Invalid(
-                "reduce_window attributes do not match the rank".into(),
+                "reduce_window window does not match the rank".into(),
             ));
         }
+        let window = (0..rank)
+            .map(|i| window_dim(sizes[i], strides[i], pad[2 * i], pad[2 * i + 1], base[i], dil[i], 0))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(()) = self.pool_fast_path(op, x, init, rop, &window)? {
+            return Ok(());
+        }
+        let o = self.result(op, 0)?;
+        self.node(
+            Op::ReduceWindow { op: rop, window },
+            vec![Some(x), Some(init)],
+            vec![o],
+        );
+        Ok(())
+    }
+
+    /// `reduce_window`s the IR has a dedicated kernel for: a cumulative sum along one axis and
+    /// 2-D max / sum pooling over the middle dims of an f32 NHWC tensor. Only taken when the
+    /// init value is the reduction's identity (padding then does not count).
+    fn pool_fast_path(
+        &mut self,
+        op: &HloOp,
+        x: TensorId,
+        init: TensorId,
+        rop: ReduceOp,
+        w: &[WindowDim],
+    ) -> Result<Option<()>> {
+        let (d, s) = self.info(x);
+        let rank = s.len();
+        let plain = w
+            .iter()
+            .all(|v| v.base_dilation == 1 && v.window_dilation == 1 && v.pad_low >= 0 && v.pad_high >= 0 && v.size >= 1);
+        let init_is = |this: &Self, want: f64| match d {
+            DType::F32 => this.scalar_f32_const(init).is_some_and(|v| f64::from(v) == want),
+            DType::I32 | DType::I64 => this.const_int(init).is_some_and(|v| v as f64 == want),
+            _ => false,
+        };
+        if !plain {
+            return Ok(None);
+        }
         // Cumulative sum along one axis: window n, padding (n-1, 0), stride 1.
-        let big: Vec<usize> = (0..rank).filter(|&i| win[i] != 1).collect();
-        if body == "add" && big.len() == 1 && strides.iter().all(|v| *v == 1) {
+        let big: Vec<usize> = (0..rank).filter(|&i| w[i].size != 1).collect();
+        if rop == ReduceOp::Sum && big.len() == 1 && w.iter().all(|v| v.stride == 1) && init_is(self, 0.0) {
             let a = big[0];
-            let n = s[a] as i64;
+            let n = s[a];
             let pads_ok = (0..rank).all(|i| {
-                if i == a {
-                    pad[2 * i] == n - 1 && pad[2 * i + 1] == 0
-                } else {
-                    pad[2 * i] == 0 && pad[2 * i + 1] == 0
-                }
+                let want_low = if i == a { n.saturating_sub(1) } else { 0 };
+                w[i].pad_low == want_low as i64 && w[i].pad_high == 0
             });
-            if win[a] == n && pads_ok {
-                return self.simple_first(
+            if w[a].size == n && pads_ok {
+                self.simple_first(
                     op,
                     Op::Cumsum {
                         axis: a,
                         exclusive: false,
                         reverse: false,
                     },
-                );
+                )?;
+                return Ok(Some(()));
             }
         }
-        // 2-D pooling over the middle dims of an NHWC tensor.
-        if rank == 4
+        let nhwc_pool = rank == 4
             && d == DType::F32
-            && win[0] == 1
-            && win[3] == 1
-            && strides[0] == 1
-            && strides[3] == 1
-            && pad[0] == 0
-            && pad[1] == 0
-            && pad[6] == 0
-            && pad[7] == 0
-            && pad.iter().all(|v| *v >= 0)
-            && win.iter().chain(&strides).all(|v| *v >= 1)
-        {
-            let u = |v: i64| v as usize;
-            let attrs = |kind| Pool2dAttrs {
-                kind,
-                filter_h: u(win[1]),
-                filter_w: u(win[2]),
-                stride_h: u(strides[1]),
-                stride_w: u(strides[2]),
-                padding: Padding2d {
-                    top: u(pad[2]),
-                    bottom: u(pad[3]),
-                    left: u(pad[4]),
-                    right: u(pad[5]),
-                },
-                activation: Activation::None,
-            };
-            match body {
-                "maximum" => return self.simple_first(op, Op::Pool2d(attrs(PoolKind::Max))),
-                "add" if pad.iter().all(|v| *v == 0) => {
-                    let (_, out) = Self::result_type(op, 0)?;
-                    let avg = self.new_activation(d, &out);
-                    self.node(
-                        Op::Pool2d(attrs(PoolKind::Average)),
-                        vec![Some(x)],
-                        vec![avg],
-                    );
-                    let area = self.scalar_const_f32((win[1] * win[2]) as f32)?;
-                    let o = self.result(op, 0)?;
-                    self.node(
-                        Op::Binary {
-                            op: BinaryOp::Mul,
-                            activation: Activation::None,
-                        },
-                        vec![Some(avg), Some(area)],
-                        vec![o],
-                    );
-                    return Ok(());
-                }
-                _ => {}
+            && w[0].size == 1
+            && w[3].size == 1
+            && w[0].stride == 1
+            && w[3].stride == 1
+            && w[0].pad_low == 0
+            && w[0].pad_high == 0
+            && w[3].pad_low == 0
+            && w[3].pad_high == 0;
+        if !nhwc_pool {
+            return Ok(None);
+        }
+        let u = |v: i64| v as usize; // non-negative: checked by `plain`
+        let attrs = |kind| Pool2dAttrs {
+            kind,
+            filter_h: w[1].size,
+            filter_w: w[2].size,
+            stride_h: w[1].stride,
+            stride_w: w[2].stride,
+            padding: Padding2d {
+                top: u(w[1].pad_low),
+                bottom: u(w[1].pad_high),
+                left: u(w[2].pad_low),
+                right: u(w[2].pad_high),
+            },
+            activation: Activation::None,
+        };
+        let unpadded = w.iter().all(|v| v.pad_low == 0 && v.pad_high == 0);
+        match rop {
+            ReduceOp::Max if init_is(self, f64::NEG_INFINITY) => {
+                self.simple_first(op, Op::Pool2d(attrs(PoolKind::Max)))?;
+                Ok(Some(()))
+            }
+            ReduceOp::Sum if unpadded && init_is(self, 0.0) => {
+                let (_, out) = Self::result_type(op, 0)?;
+                let avg = self.new_activation(d, &out);
+                self.node(
+                    Op::Pool2d(attrs(PoolKind::Average)),
+                    vec![Some(x)],
+                    vec![avg],
+                );
+                let area = self.scalar_const_f32((w[1].size * w[2].size) as f32)?;
+                let o = self.result(op, 0)?;
+                self.node(
+                    Op::Binary {
+                        op: BinaryOp::Mul,
+                        activation: Activation::None,
+                    },
+                    vec![Some(avg), Some(area)],
+                    vec![o],
+                );
+                Ok(Some(()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The value of an f32 scalar constant, looking through the copies and broadcasts JAX
+    /// puts between a constant and its use (`broadcast_in_dim %cst, dims = []`).
+    fn scalar_f32_const(&self, t: TensorId) -> Option<f32> {
+        let sub = &self.stack[self.stack.len() - 1].sub;
+        let mut t = t;
+        for _ in 0..8 {
+            let info = &sub.tensors[t];
+            if info.dtype != DType::F32 || info.shape.num_elements().ok()? != 1 {
+                return None;
+            }
+            if let TensorKind::Constant(c) = info.kind {
+                let b = self.graph.constant_bytes(c);
+                return Some(f32::from_le_bytes(b.get(..4)?.try_into().ok()?));
+            }
+            let producer = sub.nodes.iter().rev().find(|n| n.outputs.contains(&t))?;
+            match (&producer.op, producer.inputs.first()) {
+                (Op::Identity | Op::Reshape | Op::BroadcastTo, Some(Some(i))) => t = *i,
+                _ => return None,
             }
         }
-        Err(Error::Unsupported("this reduce_window shape".into()))
+        None
     }
 
     /// Like `simple` but only the first operand is an input.
@@ -1498,117 +1670,422 @@ impl<'m> Lowerer<'m> {
         Ok(())
     }
 
-    fn convolution(&mut self, op: &HloOp) -> Result<()> {
+    /// `x` converted to `d` (a Cast node unless it already is).
+    fn cast_to(&mut self, x: TensorId, d: DType) -> Result<TensorId> {
+        let (dx, s) = self.info(x);
+        if dx == d {
+            return Ok(x);
+        }
+        if !crate::ir::cast_supported(dx, d) {
+            return Err(Error::Unsupported(format!("conversion {dx} -> {d}")));
+        }
+        let t = self.new_activation(d, &s);
+        self.node(Op::Cast, vec![Some(x)], vec![t]);
+        Ok(t)
+    }
+
+    /// `convolution` (and `dynamic_conv` with its constant `padding`): inputs and kernel are
+    /// permuted into `[batch, spatial..., feature]` / `[out, spatial..., in]`; f32 convs with a
+    /// constant kernel over 1 or 2 spatial dims take the GEMM path (`Conv2d`, lhs dilation and
+    /// negative padding applied by a `Pad`/`Slice` first), everything else `ConvNd`.
+    fn convolution(&mut self, op: &HloOp, padding: Option<Vec<i64>>) -> Result<()> {
         let Some(Attr::Conv(c)) = op.attr("dimension_numbers") else {
             return Err(Error::Malformed(
                 "convolution without dimension numbers".into(),
             ));
         };
-        if c.input_spatial_dimensions.len() != 2 {
-            return Err(Error::Unsupported("only 2-D convolutions".into()));
+        let s = c.input_spatial_dimensions.len();
+        if c.kernel_spatial_dimensions.len() != s || c.output_spatial_dimensions.len() != s {
+            return Err(Error::Invalid(
+                "convolution spatial dimension lists differ in length".into(),
+            ));
         }
-        let get = |n: &str| op.attr(n).and_then(Attr::as_i64s);
-        if get("lhs_dilation").is_some_and(|v| v.iter().any(|x| *x != 1)) {
-            return Err(Error::Unsupported("lhs (transposed) dilation".into()));
-        }
-        if get("window_reversal").is_some_and(|v| v.iter().any(|x| *x != 0)) {
-            return Err(Error::Unsupported("window reversal".into()));
-        }
-        if op
-            .attr("batch_group_count")
-            .and_then(Attr::as_int)
-            .unwrap_or(1)
-            != 1
-        {
-            return Err(Error::Unsupported("batch_group_count".into()));
-        }
-        let groups = op
-            .attr("feature_group_count")
-            .and_then(Attr::as_int)
-            .unwrap_or(1);
-        let groups = usize::try_from(groups)
-            .ok()
-            .filter(|g| *g >= 1)
-            .ok_or_else(|| Error::Invalid("feature_group_count".into()))?;
-        let strides = get("window_strides").unwrap_or_else(|| vec![1, 1]);
-        let dil = get("rhs_dilation").unwrap_or_else(|| vec![1, 1]);
-        let pad = get("padding").unwrap_or_else(|| vec![0; 4]);
-        if strides.len() != 2
-            || dil.len() != 2
-            || pad.len() != 4
-            || pad.iter().any(|v| *v < 0)
-            || strides.iter().chain(&dil).any(|v| *v < 1)
-        {
-            return Err(Error::Unsupported("convolution window".into()));
-        }
+        let rank = s + 2;
         let x = self.value(op.operands[0])?;
         let w = self.value(op.operands[1])?;
-        let (d, xs) = self.info(x);
-        let (_, ws) = self.info(w);
+        let (dx, xs) = self.info(x);
+        let (dw, ws) = self.info(w);
+        let (dy, ys) = Self::result_type(op, 0)?;
+        if xs.len() != rank || ws.len() != rank || ys.len() != rank {
+            return Err(Error::Invalid(
+                "convolution operands do not match the dimension numbers".into(),
+            ));
+        }
+        let strides = window_attr(op, "window_strides", s, 1)?;
+        let pad = match padding {
+            Some(p) if p.len() == 2 * s => p,
+            Some(_) => return Err(Error::Invalid("dynamic_conv padding shape".into())),
+            None => window_attr(op, "padding", 2 * s, 0)?,
+        };
+        let lhs_dil = window_attr(op, "lhs_dilation", s, 1)?;
+        let rhs_dil = window_attr(op, "rhs_dilation", s, 1)?;
+        let reversal = window_attr(op, "window_reversal", s, 0)?;
+        let count = |name: &str| -> Result<usize> {
+            let v = op.attr(name).and_then(Attr::as_int).unwrap_or(1);
+            usize::try_from(v)
+                .ok()
+                .filter(|g| *g >= 1)
+                .ok_or_else(|| Error::Invalid(format!("{name} {v}")))
+        };
+        let (fg, bg) = (count("feature_group_count")?, count("batch_group_count")?);
         let idx = |v: i64| usize::try_from(v).map_err(|_| Error::Invalid("conv dimension".into()));
-        // Input to NHWC.
-        let in_perm = vec![
-            idx(c.input_batch_dimension)?,
-            idx(c.input_spatial_dimensions[0])?,
-            idx(c.input_spatial_dimensions[1])?,
-            idx(c.input_feature_dimension)?,
-        ];
-        let x = self.permute(x, d, &xs, &in_perm)?;
-        // Kernel to OHWI.
-        let k_perm = vec![
-            idx(c.kernel_output_feature_dimension)?,
-            idx(c.kernel_spatial_dimensions[0])?,
-            idx(c.kernel_spatial_dimensions[1])?,
-            idx(c.kernel_input_feature_dimension)?,
-        ];
-        let w = self.permute(w, d, &ws, &k_perm)?;
-        // Output: compute NHWC, then permute into the requested layout.
-        let out_layout = [
-            idx(c.output_batch_dimension)?,
-            idx(c.output_spatial_dimensions[0])?,
-            idx(c.output_spatial_dimensions[1])?,
-            idx(c.output_feature_dimension)?,
-        ];
-        let (_, out) = Self::result_type(op, 0)?;
-        if out_layout.iter().any(|&i| i >= 4) {
+        let layout = |batch: i64, spatial: &[i64], feature: i64| -> Result<Vec<usize>> {
+            let mut v = vec![idx(batch)?];
+            for &d in spatial {
+                v.push(idx(d)?);
+            }
+            v.push(idx(feature)?);
+            Ok(v)
+        };
+        let in_perm = layout(
+            c.input_batch_dimension,
+            &c.input_spatial_dimensions,
+            c.input_feature_dimension,
+        )?;
+        let k_perm = layout(
+            c.kernel_output_feature_dimension,
+            &c.kernel_spatial_dimensions,
+            c.kernel_input_feature_dimension,
+        )?;
+        let out_layout = layout(
+            c.output_batch_dimension,
+            &c.output_spatial_dimensions,
+            c.output_feature_dimension,
+        )?;
+        let mut seen = vec![false; rank];
+        if !out_layout
+            .iter()
+            .all(|&p| p < rank && !core::mem::replace(&mut seen[p], true))
+        {
             return Err(Error::Invalid("conv output layout".into()));
         }
-        let nhwc: Vec<usize> = out_layout.iter().map(|&i| out[i]).collect();
-        let attrs = Conv2dAttrs {
-            stride_h: strides[0] as usize,
-            stride_w: strides[1] as usize,
-            dilation_h: dil[0] as usize,
-            dilation_w: dil[1] as usize,
-            padding: Padding2d {
-                top: pad[0] as usize,
-                bottom: pad[1] as usize,
-                left: pad[2] as usize,
-                right: pad[3] as usize,
-            },
-            groups,
-            activation: Activation::None,
+        let window = (0..s)
+            .map(|d| {
+                let size = i64::try_from(ws[k_perm[d + 1]])
+                    .map_err(|_| Error::TooLarge("kernel".into()))?;
+                window_dim(
+                    size,
+                    strides[d],
+                    pad[2 * d],
+                    pad[2 * d + 1],
+                    lhs_dil[d],
+                    rhs_dil[d],
+                    reversal[d],
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Integers (i8 x i8 -> i32 included) compute in the result type; f16 / bf16 in f32.
+        let compute = match dy {
+            DType::F16 | DType::BF16 => DType::F32,
+            d => d,
         };
-        if out_layout == [0, 1, 2, 3] {
-            let o = self.result(op, 0)?;
-            self.node(Op::Conv2d(attrs), vec![Some(x), Some(w), None], vec![o]);
+        let _ = (dx, dw);
+        let x = self.cast_to(x, compute)?;
+        let w = self.cast_to(w, compute)?;
+        let x = self.permute(x, compute, &xs, &in_perm)?;
+        let w = self.permute(w, compute, &ws, &k_perm)?;
+        let canonical: Vec<usize> = out_layout.iter().map(|&i| ys[i]).collect();
+        // out.dims[out_layout[k]] = canonical[k] → perm[out_layout[k]] = k.
+        let mut perm = vec![0usize; rank];
+        for (k, &p) in out_layout.iter().enumerate() {
+            perm[p] = k;
+        }
+        let identity = perm.iter().enumerate().all(|(i, &p)| i == p);
+        let t = if identity && compute == dy {
+            self.result(op, 0)?
         } else {
-            let t = self.new_activation(d, &nhwc);
-            self.node(Op::Conv2d(attrs), vec![Some(x), Some(w), None], vec![t]);
-            // out.dims[out_layout[k]] = nhwc[k] → perm[out_layout[k]] = k.
-            let mut perm = vec![0usize; 4];
-            for (k, &p) in out_layout.iter().enumerate() {
-                perm[p] = k;
-            }
-            let o = self.result(op, 0)?;
+            self.new_activation(compute, &canonical)
+        };
+        if !self.conv_gemm_path(x, w, &window, fg, bg, t)? {
+            self.node(
+                Op::ConvNd(ConvNdAttrs {
+                    window,
+                    feature_groups: fg,
+                    batch_groups: bg,
+                }),
+                vec![Some(x), Some(w)],
+                vec![t],
+            );
+        }
+        let t = if identity {
+            t
+        } else {
+            let o = if compute == dy {
+                self.result(op, 0)?
+            } else {
+                let ns: Vec<usize> = perm.iter().map(|&p| canonical[p]).collect();
+                self.new_activation(compute, &ns)
+            };
             self.node(Op::Transpose { perm }, vec![Some(t)], vec![o]);
+            o
+        };
+        if compute != dy {
+            let o = self.result(op, 0)?;
+            self.node(Op::Cast, vec![Some(t)], vec![o]);
         }
         Ok(())
     }
 
+    /// Emits an f32 convolution with a constant kernel over 1 or 2 spatial dims as `Conv2d`
+    /// (the packed GEMM) writing `out`; returns false (nothing emitted) for other convolutions.
+    /// 1-D convs get a unit height; lhs dilation and negative padding become a `Pad` (interior)
+    /// and a `Slice` of the input; window reversal flips the constant kernel.
+    fn conv_gemm_path(
+        &mut self,
+        x: TensorId,
+        w: TensorId,
+        window: &[WindowDim],
+        groups: usize,
+        batch_groups: usize,
+        out: TensorId,
+    ) -> Result<bool> {
+        let (d, xs) = self.info(x);
+        let (_, ws) = self.info(w);
+        let (_, ys) = self.info(out);
+        let level = self.stack.len() - 1;
+        let TensorKind::Constant(wc) = self.stack[level].sub.tensors[w].kind else {
+            return Ok(false);
+        };
+        let s = window.len();
+        let nonempty = xs.iter().chain(&ws).chain(&ys).all(|&v| v > 0);
+        if d != DType::F32 || batch_groups != 1 || !(1..=2).contains(&s) || !nonempty {
+            return Ok(false);
+        }
+        // The input as the GEMM path wants it: dilated and cropped up front.
+        let reshaped = window
+            .iter()
+            .any(|v| v.base_dilation > 1 || v.pad_low < 0 || v.pad_high < 0);
+        let (x, xs) = if reshaped {
+            let mut interior = vec![0usize; s + 2];
+            let mut low = vec![0i64; s + 2];
+            let mut high = vec![0i64; s + 2];
+            for (i, v) in window.iter().enumerate() {
+                low[i + 1] = v.pad_low;
+                high[i + 1] = v.pad_high;
+                interior[i + 1] = v.base_dilation - 1;
+            }
+            let Some(padded) = self.pad_value_tensor(x, &low, &high, &interior, None, None)? else {
+                return Ok(false);
+            };
+            let ps = self.info(padded).1;
+            (padded, ps)
+        } else {
+            (x, xs)
+        };
+        let pads: Vec<(usize, usize)> = window
+            .iter()
+            .map(|v| {
+                if reshaped {
+                    (0, 0)
+                } else {
+                    (v.pad_low as usize, v.pad_high as usize)
+                }
+            })
+            .collect();
+        // Constant kernel flipped along reversed dims, then viewed as OHWI.
+        let mut kernel = self.graph.constant_bytes(wc).to_vec();
+        let reversed: Vec<usize> = (0..s).filter(|&i| window[i].reverse).map(|i| i + 1).collect();
+        if !reversed.is_empty() {
+            kernel = reverse_bytes(&kernel, d.size(), &ws, &reversed)?;
+        }
+        let lift = |v: &[usize]| -> Vec<usize> {
+            if s == 1 {
+                vec![v[0], 1, v[1], v[2]]
+            } else {
+                v.to_vec()
+            }
+        };
+        let w4 = self.constant(d, &lift(&ws), &kernel)?;
+        let x4 = if s == 1 {
+            let t = self.new_activation(d, &lift(&xs));
+            self.node(Op::Reshape, vec![Some(x)], vec![t]);
+            t
+        } else {
+            x
+        };
+        let (hw, hp) = if s == 1 {
+            (WindowDim::plain(1, 1), (0, 0))
+        } else {
+            (window[0], pads[0])
+        };
+        let (ww, wp) = (window[s - 1], pads[s - 1]);
+        let attrs = Conv2dAttrs {
+            stride_h: hw.stride,
+            stride_w: ww.stride,
+            dilation_h: hw.window_dilation,
+            dilation_w: ww.window_dilation,
+            padding: Padding2d {
+                top: hp.0,
+                bottom: hp.1,
+                left: wp.0,
+                right: wp.1,
+            },
+            groups,
+            activation: Activation::None,
+        };
+        let o4 = if s == 1 {
+            self.new_activation(d, &lift(&ys))
+        } else {
+            out
+        };
+        self.node(Op::Conv2d(attrs), vec![Some(x4), Some(w4), None], vec![o4]);
+        if s == 1 {
+            self.node(Op::Reshape, vec![Some(o4)], vec![out]);
+        }
+        Ok(true)
+    }
+
+    /// `x` padded by `low` / `high` (negative crops) and `interior` per dim with the scalar
+    /// `value` (0 when `None`), written to `out` (a new tensor when `None`). `None` when the
+    /// padded tensor before cropping would exceed [`MAX_PAD_ELEMENTS`] (callers with another
+    /// way out take it).
+    fn pad_value_tensor(
+        &mut self,
+        x: TensorId,
+        low: &[i64],
+        high: &[i64],
+        interior: &[usize],
+        value: Option<TensorId>,
+        out: Option<TensorId>,
+    ) -> Result<Option<TensorId>> {
+        let (d, s) = self.info(x);
+        let rank = s.len();
+        if low.len() != rank || high.len() != rank || interior.len() != rank {
+            return Err(Error::Invalid("padding does not match the rank".into()));
+        }
+        let pos = |v: i64| usize::try_from(v.max(0)).map_err(|_| Error::TooLarge("padding".into()));
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        let mut padded = Vec::new();
+        for i in 0..rank {
+            before.push(pos(low[i])?);
+            after.push(pos(high[i])?);
+            let n = s[i]
+                .checked_sub(1)
+                .map_or(Some(0), |g| g.checked_mul(interior[i]))
+                .and_then(|v| v.checked_add(s[i]))
+                .and_then(|v| v.checked_add(before[i]))
+                .and_then(|v| v.checked_add(after[i]))
+                .ok_or_else(|| Error::TooLarge("padded dimension".into()))?;
+            padded.push(n);
+        }
+        if Shape::new(&padded).num_elements()? > MAX_PAD_ELEMENTS {
+            return Ok(None);
+        }
+        let value = match value {
+            Some(v) => v,
+            None => self.constant(d, &[], &vec![0u8; d.size()])?,
+        };
+        let crops = low.iter().chain(high).any(|v| *v < 0);
+        let p = match out {
+            Some(o) if !crops => o,
+            _ => self.new_activation(d, &padded),
+        };
+        self.node(
+            Op::Pad {
+                before,
+                after,
+                interior: interior.to_vec(),
+                mode: PadMode::Constant,
+            },
+            vec![Some(x), Some(value)],
+            vec![p],
+        );
+        if !crops {
+            return Ok(Some(p));
+        }
+        let mut begin = Vec::new();
+        let mut shape = Vec::new();
+        for i in 0..rank {
+            let crop_low = usize::try_from(low[i].min(0).unsigned_abs())
+                .map_err(|_| Error::TooLarge("padding".into()))?;
+            let crop_high = usize::try_from(high[i].min(0).unsigned_abs())
+                .map_err(|_| Error::TooLarge("padding".into()))?;
+            let n = padded[i]
+                .checked_sub(crop_low)
+                .and_then(|v| v.checked_sub(crop_high))
+                .ok_or_else(|| {
+                    Error::Invalid("negative padding removes more than the dimension".into())
+                })?;
+            begin.push(crop_low);
+            shape.push(n);
+        }
+        let t = match out {
+            Some(o) => o,
+            None => self.new_activation(d, &shape),
+        };
+        self.node(
+            Op::Slice {
+                begin,
+                stride: vec![1; rank],
+                slice_shape: shape,
+            },
+            vec![Some(p)],
+            vec![t],
+        );
+        Ok(Some(t))
+    }
+
+    /// `pad` / `dynamic_pad`: edge padding (negative crops) and interior padding.
+    fn pad(&mut self, op: &HloOp, low: &[i64], high: &[i64], interior: &[i64]) -> Result<()> {
+        let x = self.value(op.operands[0])?;
+        let v = self.value(op.operands[1])?;
+        let interior = to_usizes(interior, "interior padding")?;
+        let o = self.result(op, 0)?;
+        self.pad_value_tensor(x, low, high, &interior, Some(v), Some(o))?
+            .ok_or_else(|| Error::TooLarge("padded tensor".into()))?;
+        Ok(())
+    }
+
+    /// `triangular_solve` on f32.
+    fn triangular_solve(&mut self, op: &HloOp) -> Result<()> {
+        let flag = |name: &str| -> Result<bool> {
+            match op.attr(name) {
+                None => Ok(false),
+                Some(a) => a
+                    .as_int()
+                    .map(|v| v != 0)
+                    .ok_or_else(|| Error::Malformed(format!("triangular_solve {name}"))),
+            }
+        };
+        let transpose_a = match op.attr("transpose_a") {
+            None => false,
+            Some(Attr::Enum(_, v)) if v == "NO_TRANSPOSE" => false,
+            // Real matrices: the adjoint is the transpose.
+            Some(Attr::Enum(_, v)) if v == "TRANSPOSE" || v == "ADJOINT" => true,
+            Some(other) => {
+                return Err(Error::Malformed(format!(
+                    "triangular_solve transpose_a {other:?}"
+                )))
+            }
+        };
+        let (d, _) = Self::result_type(op, 0)?;
+        if d != DType::F32 {
+            return Err(Error::Unsupported(format!("triangular_solve on {d}")));
+        }
+        self.simple(
+            op,
+            Op::TriangularSolve {
+                left_side: flag("left_side")?,
+                lower: flag("lower")?,
+                unit_diagonal: flag("unit_diagonal")?,
+                transpose_a,
+            },
+        )
+    }
+
     /// Transpose `x` so that new dim i is old dim `perm[i]` (no-op for the identity).
     fn permute(&mut self, x: TensorId, d: DType, s: &[usize], perm: &[usize]) -> Result<TensorId> {
-        if perm.len() != s.len() || perm.iter().any(|&p| p >= s.len()) {
-            return Err(Error::Invalid("layout does not match the rank".into()));
+        let mut seen = vec![false; s.len()];
+        let is_permutation = perm.len() == s.len()
+            && perm
+                .iter()
+                .all(|&p| p < s.len() && !core::mem::replace(&mut seen[p], true));
+        if !is_permutation {
+            return Err(Error::Invalid(format!(
+                "layout {perm:?} is not a permutation of {} dims",
+                s.len()
+            )));
         }
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return Ok(x);

@@ -1565,6 +1565,7 @@ impl Lowering {
                 let op = Op::Pad {
                     before: before.clone(),
                     after: after.clone(),
+                    interior: Vec::new(),
                     mode,
                 };
                 let zero_value = match inputs.get(2) {

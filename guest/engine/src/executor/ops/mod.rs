@@ -2,6 +2,7 @@
 
 mod dot;
 mod elementwise;
+mod linalg;
 pub(crate) mod nn;
 mod quantized;
 mod quantized_reduce;
@@ -10,6 +11,7 @@ mod resize;
 mod scalar;
 mod shape;
 mod util;
+mod window;
 
 use alloc::boxed::Box;
 
@@ -45,6 +47,12 @@ pub(crate) enum Prepared {
     Nn(Box<nn::NnPrepared>),
     /// A batch of matrix products (dot_general, batch matmul) on the packed GEMM.
     Matmul(Box<dot::MatmulPlan>),
+    /// General N-D convolution tap tables.
+    ConvNd(Box<window::ConvNdPlan>),
+    /// `reduce_window` tap tables.
+    ReduceWindow(Box<window::ReduceWindowPlan>),
+    /// Triangular solve sizes and options.
+    Triangular(linalg::TriangularPlan, linalg::Triangular),
 }
 
 /// Checks a node's arity.
@@ -115,6 +123,32 @@ pub(crate) fn prepare(graph: &Graph, sg: &Subgraph, node: &Node) -> Result<(Prep
         Op::DepthwiseConv2d(a) => {
             arity(node, 2..=3, 1)?;
             return nn::prepare_depthwise(graph, sg, node, a);
+        }
+        Op::ConvNd(a) => {
+            arity(node, 2..=2, 1)?;
+            window::prepare_conv_nd(sg, node, a)?
+        }
+        Op::ReduceWindow { op, window } => {
+            arity(node, 2..=2, 1)?;
+            window::prepare_reduce_window(sg, node, *op, window)?
+        }
+        Op::TriangularSolve {
+            left_side,
+            lower,
+            unit_diagonal,
+            transpose_a,
+        } => {
+            arity(node, 2..=2, 1)?;
+            linalg::prepare(
+                sg,
+                node,
+                linalg::Triangular {
+                    left_side: *left_side,
+                    lower: *lower,
+                    unit_diagonal: *unit_diagonal,
+                    transpose_a: *transpose_a,
+                },
+            )?
         }
         Op::FullyConnected { activation } => {
             arity(node, 2..=3, 1)?;
@@ -194,10 +228,11 @@ pub(crate) fn prepare(graph: &Graph, sg: &Subgraph, node: &Node) -> Result<(Prep
         Op::Pad {
             before,
             after,
+            interior,
             mode,
         } => {
             arity(node, 1..=2, 1)?;
-            shape::prepare_pad(sg, node, before, after, *mode)?
+            shape::prepare_pad(sg, node, before, after, interior, *mode)?
         }
         Op::Gather { axis, batch_dims } => {
             arity(node, 2..=2, 1)?;
@@ -300,6 +335,18 @@ pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()>
             Prepared::Matmul(p) => dot::run(ctx, p),
             _ => Err(invalid!("{} not prepared", node.op.name())),
         },
+        Op::ConvNd(_) => match prepared {
+            Prepared::ConvNd(p) => window::run_conv_nd(ctx, p),
+            _ => Err(invalid!("convolution not prepared")),
+        },
+        Op::ReduceWindow { op, .. } => match prepared {
+            Prepared::ReduceWindow(p) => window::run_reduce_window(ctx, *op, p),
+            _ => Err(invalid!("reduce_window not prepared")),
+        },
+        Op::TriangularSolve { .. } => match prepared {
+            Prepared::Triangular(p, t) => linalg::run(ctx, p, *t),
+            _ => Err(invalid!("triangular_solve not prepared")),
+        },
         Op::Reduce { op, .. } => reduce::run_reduce(ctx, *op, prepared),
         Op::ArgReduce { max, axis } => reduce::run_arg(ctx, *max, *axis),
         Op::Softmax { beta, axis } => match prepared {
@@ -323,7 +370,12 @@ pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()>
             stride,
             slice_shape,
         } => shape::run_slice(ctx, begin, stride, slice_shape),
-        Op::Pad { before, mode, .. } => shape::run_pad(ctx, before, *mode),
+        Op::Pad {
+            before,
+            interior,
+            mode,
+            ..
+        } => shape::run_pad(ctx, before, interior, *mode),
         Op::Gather { axis, batch_dims } => shape::run_gather(ctx, *axis, *batch_dims),
         Op::GatherNd => shape::run_gather_nd(ctx),
         Op::Tile { .. } => shape::run_tile(ctx),

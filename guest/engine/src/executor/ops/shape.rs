@@ -325,6 +325,7 @@ pub(super) fn prepare_pad(
     node: &Node,
     before: &[usize],
     after: &[usize],
+    interior: &[usize],
     mode: PadMode,
 ) -> Result<Prepared> {
     let x = info(sg, node, 0)?;
@@ -340,17 +341,29 @@ pub(super) fn prepare_pad(
             y.shape.rank()
         ));
     }
+    if !interior.is_empty() && (interior.len() != r || mode != PadMode::Constant) {
+        return Err(invalid!(
+            "interior padding for {} dims on a rank-{r} tensor in {mode:?} mode",
+            interior.len()
+        ));
+    }
     for d in 0..r {
         let n = x.shape.dims()[d];
-        let want = n
-            .checked_add(before[d])
+        let inner = interior
+            .get(d)
+            .and_then(|&i| i.checked_mul(n.saturating_sub(1)));
+        let want = inner
+            .or(interior.is_empty().then_some(0))
+            .and_then(|v| v.checked_add(n))
+            .and_then(|v| v.checked_add(before[d]))
             .and_then(|v| v.checked_add(after[d]));
         if want != Some(y.shape.dims()[d]) {
             return Err(invalid!(
-                "padding dim {d} of {} by ({}, {}) does not give {}",
+                "padding dim {d} of {} by ({}, {}, interior {:?}) does not give {}",
                 x.shape,
                 before[d],
                 after[d],
+                interior.get(d),
                 y.shape
             ));
         }
@@ -377,7 +390,12 @@ pub(super) fn prepare_pad(
     Ok(Prepared::None)
 }
 
-pub(super) fn run_pad(ctx: &Ctx<'_>, before: &[usize], mode: PadMode) -> Result<()> {
+pub(super) fn run_pad(
+    ctx: &Ctx<'_>,
+    before: &[usize],
+    interior: &[usize],
+    mode: PadMode,
+) -> Result<()> {
     let xi = ctx.in_info(0)?;
     let yi = ctx.out_info(0)?;
     let es = xi.dtype.size();
@@ -409,6 +427,15 @@ pub(super) fn run_pad(ctx: &Ctx<'_>, before: &[usize], mode: PadMode) -> Result<
         for d in 0..idx.len() {
             let n = in_dims[d] as isize;
             let mut i = idx[d] as isize - before[d] as isize;
+            if let Some(&gap) = interior.get(d).filter(|&&g| g > 0) {
+                // Every (gap + 1)-th element past the low padding is an input element.
+                let step = gap as isize + 1;
+                if i >= 0 && i % step != 0 {
+                    inside = false;
+                    break;
+                }
+                i = if i < 0 { i } else { i / step };
+            }
             if i < 0 || i >= n {
                 match mode {
                     PadMode::Constant => {

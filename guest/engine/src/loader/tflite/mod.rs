@@ -1014,6 +1014,7 @@ impl<'f, 'g> Loader<'f, 'g> {
                 Op::Pad {
                     before,
                     after,
+                    interior: alloc::vec::Vec::new(),
                     mode,
                 }
             }

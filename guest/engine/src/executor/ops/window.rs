@@ -1,0 +1,593 @@
+//! General windowed ops (StableHLO): N-D convolution with any padding, dilation, reversal and
+//! grouping, and `reduce_window`. Both resolve each dim's window into a table "operand index
+//! of tap k at output position o" at load, so the run loops only look indices up.
+//!
+//! The common 2-D float convolution keeps its GEMM path (`Conv2d`); this is the general one
+//! (3-D and beyond, batch groups, run-time kernels, integer types), a direct loop.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use super::util::{input_info as info, output_info as out_info, MAX_RANK};
+use super::Prepared;
+use crate::error::Result;
+use crate::executor::Ctx;
+use crate::ir::{ConvNdAttrs, DType, Node, ReduceOp, Subgraph, WindowDim};
+use crate::{invalid, too_large, unsupported};
+
+/// Most multiply-adds (or reduction steps) one windowed op may take: a hostile window must not
+/// turn into hours of work (2^36 ≈ 6.9e10; a large real 3-D conv layer is ~1e10).
+const MAX_WINDOW_WORK: u128 = 1 << 36;
+
+/// Most entries of one dim's tap table (`out * size`).
+const MAX_TABLE: usize = 1 << 24;
+
+/// Marks a tap that falls on padding or a dilation hole.
+const OUTSIDE: u32 = u32::MAX;
+
+/// One dim's window resolved: `index[o * size + k]` is the operand index tap `k` of output
+/// position `o` reads, or [`OUTSIDE`].
+#[derive(Debug, Clone)]
+pub(crate) struct AxisTaps {
+    out: usize,
+    size: usize,
+    index: Vec<u32>,
+}
+
+/// Output size of one dim (StableHLO's shape rule), every step checked.
+pub(crate) fn window_out_size(in_size: usize, w: &WindowDim) -> Result<usize> {
+    if w.stride == 0 || w.base_dilation == 0 || w.window_dilation == 0 {
+        return Err(invalid!("window with a zero stride or dilation: {w:?}"));
+    }
+    let n = |v: usize| v as i128;
+    let overflow = || too_large!("window {w:?} over {in_size} elements overflows");
+    // (v - 1) * dilation + 1, or 0 for an empty dim.
+    let dilate = |v: usize, d: usize| -> Result<i128> {
+        if v == 0 {
+            return Ok(0);
+        }
+        (n(v) - 1)
+            .checked_mul(n(d))
+            .and_then(|x| x.checked_add(1))
+            .ok_or_else(overflow)
+    };
+    let dilated_in = dilate(in_size, w.base_dilation)?;
+    let padded = dilated_in + i128::from(w.pad_low) + i128::from(w.pad_high);
+    if padded < 0 {
+        return Err(invalid!(
+            "window padding ({}, {}) removes more than the {dilated_in} elements of the dim",
+            w.pad_low,
+            w.pad_high
+        ));
+    }
+    let dilated_window = dilate(w.size, w.window_dilation)?;
+    let out = if padded < dilated_window {
+        0
+    } else {
+        (padded - dilated_window) / n(w.stride) + 1
+    };
+    usize::try_from(out).map_err(|_| too_large!("window output of {out} elements"))
+}
+
+/// Resolves one dim: operand size `in_size`, window `w`.
+pub(crate) fn axis_taps(in_size: usize, w: &WindowDim) -> Result<AxisTaps> {
+    let out = window_out_size(in_size, w)?;
+    let entries = out
+        .checked_mul(w.size)
+        .filter(|&e| e <= MAX_TABLE)
+        .ok_or_else(|| too_large!("window of {} taps over {out} positions", w.size))?;
+    if in_size >= OUTSIDE as usize {
+        return Err(too_large!("window over a dim of {in_size}"));
+    }
+    let mut index = Vec::new();
+    index
+        .try_reserve_exact(entries)
+        .map_err(|_| too_large!("window table"))?;
+    let n = |v: usize| v as i128;
+    let bd = n(w.base_dilation);
+    let limit = n(in_size) * bd; // positions past the last element's are outside
+    for o in 0..out {
+        for k in 0..w.size {
+            let kk = if w.reverse { w.size - 1 - k } else { k };
+            let p = n(o) * n(w.stride) + n(kk) * n(w.window_dilation) - i128::from(w.pad_low);
+            let i = if p >= 0 && p < limit && p % bd == 0 {
+                (p / bd) as u32
+            } else {
+                OUTSIDE
+            };
+            index.push(i);
+        }
+    }
+    Ok(AxisTaps {
+        out,
+        size: w.size,
+        index,
+    })
+}
+
+/// Row-major element strides of `dims`.
+fn strides(dims: &[usize]) -> Vec<usize> {
+    super::util::strides(dims)
+}
+
+/// Calls `f(offset)` for each tap of the window at output position `pos` (one index per
+/// axis), with the tap's operand offset (`None` when outside) and its tap number.
+#[inline]
+fn for_each_tap(
+    axes: &[AxisTaps],
+    in_strides: &[usize],
+    pos: &[usize],
+    mut f: impl FnMut(usize, Option<usize>),
+) {
+    let r = axes.len();
+    if axes.iter().any(|a| a.size == 0) {
+        return;
+    }
+    let mut k = [0usize; MAX_RANK];
+    let mut tap = 0usize;
+    loop {
+        let mut off = Some(0usize);
+        for d in 0..r {
+            let i = axes[d].index[pos[d] * axes[d].size + k[d]];
+            off = match off {
+                Some(o) if i != OUTSIDE => Some(o + i as usize * in_strides[d]),
+                _ => None,
+            };
+        }
+        f(tap, off);
+        tap += 1;
+        let mut d = r;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            k[d] += 1;
+            if k[d] < axes[d].size {
+                break;
+            }
+            k[d] = 0;
+        }
+    }
+}
+
+/// Advances the multi-index `pos` over `dims` (row-major); false after the last.
+#[inline]
+fn next_index(pos: &mut [usize], dims: &[usize]) -> bool {
+    for d in (0..dims.len()).rev() {
+        pos[d] += 1;
+        if pos[d] < dims[d] {
+            return true;
+        }
+        pos[d] = 0;
+    }
+    false
+}
+
+fn check_work(outputs: usize, taps: usize, per_tap: usize) -> Result<()> {
+    let work = outputs as u128 * taps as u128 * per_tap.max(1) as u128;
+    if work > MAX_WINDOW_WORK {
+        return Err(too_large!(
+            "windowed op needs {work} steps (limit {MAX_WINDOW_WORK})"
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- convolution
+
+/// Load-time plan of an N-D convolution.
+#[derive(Debug, Clone)]
+pub(crate) struct ConvNdPlan {
+    axes: Vec<AxisTaps>,
+    in_strides: Vec<usize>,
+    out_spatial: Vec<usize>,
+    in_pixels: usize,
+    out_pixels: usize,
+    taps: usize,
+    batch_out: usize,
+    in_c: usize,
+    out_c: usize,
+    /// Input channels per group (the kernel's last dim).
+    cg: usize,
+    feature_groups: usize,
+    batch_groups: usize,
+}
+
+pub(super) fn prepare_conv_nd(sg: &Subgraph, node: &Node, a: &ConvNdAttrs) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let w = info(sg, node, 1)?;
+    let y = out_info(sg, node, 0)?;
+    if x.dtype != w.dtype || x.dtype != y.dtype {
+        return Err(unsupported!(
+            "convolution {} x {} -> {}",
+            x.dtype,
+            w.dtype,
+            y.dtype
+        ));
+    }
+    if !matches!(
+        x.dtype,
+        DType::F32 | DType::I32 | DType::I64 | DType::I16 | DType::I8 | DType::U8 | DType::U32
+    ) || super::util::is_quantized(x)
+    {
+        return Err(unsupported!("general convolution on {}", x.dtype));
+    }
+    let (xd, wd, yd) = (x.shape.dims(), w.shape.dims(), y.shape.dims());
+    let s = a.window.len();
+    if xd.len() != s + 2 || wd.len() != s + 2 || yd.len() != s + 2 || s + 2 > MAX_RANK {
+        return Err(invalid!(
+            "convolution with {s} spatial dims on {} * {} -> {}",
+            x.shape,
+            w.shape,
+            y.shape
+        ));
+    }
+    let (fg, bg) = (a.feature_groups, a.batch_groups);
+    let (n, c, o, cg) = (xd[0], xd[s + 1], wd[0], wd[s + 1]);
+    let groups_ok = fg >= 1
+        && bg >= 1
+        && (fg == 1 || bg == 1)
+        && cg.checked_mul(fg) == Some(c)
+        && o.is_multiple_of(fg)
+        && o.is_multiple_of(bg)
+        && n.is_multiple_of(bg)
+        && yd[0] == n / bg
+        && yd[s + 1] == o;
+    if !groups_ok {
+        return Err(invalid!(
+            "convolution {} * {} -> {} does not fit {fg} feature groups and {bg} batch groups",
+            x.shape,
+            w.shape,
+            y.shape
+        ));
+    }
+    let mut axes = Vec::new();
+    for (d, win) in a.window.iter().enumerate() {
+        if win.size != wd[d + 1] {
+            return Err(invalid!(
+                "window size {} of spatial dim {d} differs from the kernel's {}",
+                win.size,
+                wd[d + 1]
+            ));
+        }
+        let t = axis_taps(xd[d + 1], win)?;
+        if t.out != yd[d + 1] {
+            return Err(invalid!(
+                "spatial dim {d}: input {} with window {win:?} gives {}, output has {}",
+                xd[d + 1],
+                t.out,
+                yd[d + 1]
+            ));
+        }
+        axes.push(t);
+    }
+    let in_spatial = &xd[1..=s];
+    let out_spatial = yd[1..=s].to_vec();
+    let taps = crate::ir::Shape::new(&wd[1..=s]).num_elements()?;
+    let out_pixels = crate::ir::Shape::new(&out_spatial).num_elements()?;
+    check_work(y.shape.num_elements()?, taps, cg)?;
+    Ok(Prepared::ConvNd(Box::new(ConvNdPlan {
+        in_strides: strides(in_spatial),
+        in_pixels: crate::ir::Shape::new(in_spatial).num_elements()?,
+        axes,
+        out_spatial,
+        out_pixels,
+        taps,
+        batch_out: yd[0],
+        in_c: c,
+        out_c: o,
+        cg,
+        feature_groups: fg,
+        batch_groups: bg,
+    })))
+}
+
+/// Element arithmetic of the direct convolution (integers wrap, as StableHLO specifies).
+trait ConvElem: bytemuck::Pod + Default {
+    fn mul_add(acc: Self, a: Self, b: Self) -> Self;
+}
+
+impl ConvElem for f32 {
+    #[inline]
+    fn mul_add(acc: f32, a: f32, b: f32) -> f32 {
+        acc + a * b
+    }
+}
+
+macro_rules! wrapping_conv_elem {
+    ($($t:ty),*) => {$(
+        impl ConvElem for $t {
+            #[inline]
+            fn mul_add(acc: $t, a: $t, b: $t) -> $t {
+                acc.wrapping_add(a.wrapping_mul(b))
+            }
+        }
+    )*};
+}
+wrapping_conv_elem!(i8, u8, i16, i32, u32, i64);
+
+fn conv_nd_typed<T: ConvElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
+    let x = ctx.input_as::<T>(0)?;
+    let w = ctx.input_as::<T>(1)?;
+    let y = ctx.output_as::<T>(0)?;
+    let groups = p.feature_groups * p.batch_groups;
+    let ocg = p.out_c / groups;
+    // Batch group g reads input batches g * batch_out .. (g + 1) * batch_out.
+    let batch_per_group = p.batch_out;
+    let need_x = p.batch_out * p.batch_groups * p.in_pixels * p.in_c;
+    if x.len() < need_x
+        || w.len() < p.out_c * p.taps * p.cg
+        || y.len() < p.batch_out * p.out_pixels * p.out_c
+    {
+        return Err(invalid!("convolution buffers too short"));
+    }
+    let mut pos = [0usize; MAX_RANK];
+    let spatial = p.out_spatial.len();
+    for nb in 0..p.batch_out {
+        pos[..spatial].fill(0);
+        for opix in 0..p.out_pixels {
+            let row = (nb * p.out_pixels + opix) * p.out_c;
+            let out = &mut y[row..row + p.out_c];
+            out.fill(T::default());
+            for_each_tap(&p.axes, &p.in_strides, &pos[..spatial], |tap, off| {
+                let Some(in_pix) = off else { return };
+                for g in 0..groups {
+                    let (in_b, c0) = if p.batch_groups > 1 {
+                        (g * batch_per_group + nb, 0)
+                    } else {
+                        (nb, g * p.cg)
+                    };
+                    let xs = (in_b * p.in_pixels + in_pix) * p.in_c + c0;
+                    let xs = &x[xs..xs + p.cg];
+                    for oc in g * ocg..(g + 1) * ocg {
+                        let ws = (oc * p.taps + tap) * p.cg;
+                        let ws = &w[ws..ws + p.cg];
+                        let mut acc = out[oc];
+                        for (a, b) in xs.iter().zip(ws) {
+                            acc = T::mul_add(acc, *a, *b);
+                        }
+                        out[oc] = acc;
+                    }
+                }
+            });
+            next_index(&mut pos[..spatial], &p.out_spatial);
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn run_conv_nd(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
+    match ctx.in_info(0)?.dtype {
+        DType::F32 => conv_nd_typed::<f32>(ctx, p),
+        DType::I32 => conv_nd_typed::<i32>(ctx, p),
+        DType::I64 => conv_nd_typed::<i64>(ctx, p),
+        DType::I16 => conv_nd_typed::<i16>(ctx, p),
+        DType::I8 => conv_nd_typed::<i8>(ctx, p),
+        DType::U8 => conv_nd_typed::<u8>(ctx, p),
+        DType::U32 => conv_nd_typed::<u32>(ctx, p),
+        d => Err(unsupported!("general convolution on {d}")),
+    }
+}
+
+// ---------------------------------------------------------------- reduce_window
+
+/// Load-time plan of a `reduce_window`.
+#[derive(Debug, Clone)]
+pub(crate) struct ReduceWindowPlan {
+    axes: Vec<AxisTaps>,
+    in_strides: Vec<usize>,
+    out_dims: Vec<usize>,
+    out_len: usize,
+}
+
+pub(super) fn prepare_reduce_window(
+    sg: &Subgraph,
+    node: &Node,
+    op: ReduceOp,
+    window: &[WindowDim],
+) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let init = info(sg, node, 1)?;
+    let y = out_info(sg, node, 0)?;
+    super::util::same_dtype(x, y)?;
+    super::util::same_dtype(init, x)?;
+    if init.shape.num_elements()? != 1 {
+        return Err(invalid!("reduce_window init must be a scalar"));
+    }
+    let ok = match x.dtype {
+        DType::Bool => matches!(op, ReduceOp::Any | ReduceOp::All),
+        DType::F32 | DType::I32 | DType::I64 | DType::I16 | DType::I8 | DType::U8 | DType::U32 => {
+            matches!(
+                op,
+                ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod
+            )
+        }
+        _ => false,
+    };
+    if !ok || super::util::is_quantized(x) {
+        return Err(unsupported!("reduce_window {op:?} on {}", x.dtype));
+    }
+    let (xd, yd) = (x.shape.dims(), y.shape.dims());
+    if window.len() != xd.len() || yd.len() != xd.len() || xd.len() > MAX_RANK {
+        return Err(invalid!(
+            "reduce_window with {} window dims on {} -> {}",
+            window.len(),
+            x.shape,
+            y.shape
+        ));
+    }
+    let mut axes = Vec::new();
+    for (d, win) in window.iter().enumerate() {
+        let t = axis_taps(xd[d], win)?;
+        if t.out != yd[d] {
+            return Err(invalid!(
+                "dim {d}: operand {} with window {win:?} gives {}, output has {}",
+                xd[d],
+                t.out,
+                yd[d]
+            ));
+        }
+        axes.push(t);
+    }
+    let taps = window
+        .iter()
+        .try_fold(1usize, |acc, w| acc.checked_mul(w.size))
+        .ok_or_else(|| too_large!("reduce_window window"))?;
+    let out_len = y.shape.num_elements()?;
+    check_work(out_len, taps, 1)?;
+    Ok(Prepared::ReduceWindow(Box::new(ReduceWindowPlan {
+        axes,
+        in_strides: strides(xd),
+        out_dims: yd.to_vec(),
+        out_len,
+    })))
+}
+
+fn reduce_window_typed<T: bytemuck::Pod>(
+    ctx: &Ctx<'_>,
+    p: &ReduceWindowPlan,
+    f: impl Fn(T, T) -> T,
+) -> Result<()> {
+    let x = ctx.input_as::<T>(0)?;
+    let init = *ctx
+        .input_as::<T>(1)?
+        .first()
+        .ok_or_else(|| invalid!("reduce_window init is empty"))?;
+    let y = ctx.output_as::<T>(0)?;
+    if y.len() < p.out_len {
+        return Err(invalid!("reduce_window output too short"));
+    }
+    let r = p.out_dims.len();
+    let mut pos = [0usize; MAX_RANK];
+    let mut bad = false;
+    for v in y[..p.out_len].iter_mut() {
+        let mut acc = init;
+        for_each_tap(&p.axes, &p.in_strides, &pos[..r], |_, off| {
+            let e = match off {
+                Some(o) => match x.get(o) {
+                    Some(e) => *e,
+                    None => {
+                        bad = true;
+                        init
+                    }
+                },
+                None => init,
+            };
+            acc = f(acc, e);
+        });
+        *v = acc;
+        next_index(&mut pos[..r], &p.out_dims);
+    }
+    if bad {
+        return Err(invalid!("reduce_window input too short"));
+    }
+    Ok(())
+}
+
+/// Max / min that propagate NaN (StableHLO `maximum` / `minimum`).
+fn max_f32(a: f32, b: f32) -> f32 {
+    if a.is_nan() || a > b {
+        a
+    } else {
+        b
+    }
+}
+
+fn min_f32(a: f32, b: f32) -> f32 {
+    if a.is_nan() || a < b {
+        a
+    } else {
+        b
+    }
+}
+
+macro_rules! reduce_window_int {
+    ($ctx:expr, $p:expr, $op:expr, $t:ty) => {
+        match $op {
+            ReduceOp::Sum => reduce_window_typed::<$t>($ctx, $p, |a, b| a.wrapping_add(b)),
+            ReduceOp::Prod => reduce_window_typed::<$t>($ctx, $p, |a, b| a.wrapping_mul(b)),
+            ReduceOp::Max => reduce_window_typed::<$t>($ctx, $p, |a, b| a.max(b)),
+            ReduceOp::Min => reduce_window_typed::<$t>($ctx, $p, |a, b| a.min(b)),
+            other => Err(unsupported!("reduce_window {other:?} on integers")),
+        }
+    };
+}
+
+pub(super) fn run_reduce_window(ctx: &Ctx<'_>, op: ReduceOp, p: &ReduceWindowPlan) -> Result<()> {
+    match ctx.in_info(0)?.dtype {
+        DType::F32 => match op {
+            ReduceOp::Sum => reduce_window_typed::<f32>(ctx, p, |a, b| a + b),
+            ReduceOp::Prod => reduce_window_typed::<f32>(ctx, p, |a, b| a * b),
+            ReduceOp::Max => reduce_window_typed::<f32>(ctx, p, max_f32),
+            ReduceOp::Min => reduce_window_typed::<f32>(ctx, p, min_f32),
+            other => Err(unsupported!("reduce_window {other:?} on f32")),
+        },
+        DType::Bool => match op {
+            ReduceOp::Any => reduce_window_typed::<u8>(ctx, p, |a, b| a | b),
+            ReduceOp::All => reduce_window_typed::<u8>(ctx, p, |a, b| a & b),
+            other => Err(unsupported!("reduce_window {other:?} on bool")),
+        },
+        DType::I32 => reduce_window_int!(ctx, p, op, i32),
+        DType::I64 => reduce_window_int!(ctx, p, op, i64),
+        DType::I16 => reduce_window_int!(ctx, p, op, i16),
+        DType::I8 => reduce_window_int!(ctx, p, op, i8),
+        DType::U8 => reduce_window_int!(ctx, p, op, u8),
+        DType::U32 => reduce_window_int!(ctx, p, op, u32),
+        d => Err(unsupported!("reduce_window on {d}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn win(size: usize, stride: usize, lo: i64, hi: i64, bd: usize, wd: usize) -> WindowDim {
+        WindowDim {
+            size,
+            stride,
+            pad_low: lo,
+            pad_high: hi,
+            base_dilation: bd,
+            window_dilation: wd,
+            reverse: false,
+        }
+    }
+
+    #[test]
+    fn taps_follow_the_spec_shape_rule() {
+        // The conformance case: operand 3, base dilation 2 (5), padding (2, 1) -> 8,
+        // window 2 dilated by 3 (4), stride 4 -> 2 positions.
+        let t = axis_taps(3, &win(2, 4, 2, 1, 2, 3)).unwrap();
+        assert_eq!(t.out, 2);
+        // Position 0 reads padded positions 0 and 3 -> operand positions -2 (pad) and 1 (hole).
+        assert_eq!(t.index[..2], [OUTSIDE, OUTSIDE]);
+        // Position 1 reads 4 and 7 -> operand positions 2 (element 1) and 5 (pad).
+        assert_eq!(t.index[2..], [1, OUTSIDE]);
+        // Negative padding crops; reversal swaps taps.
+        let t = axis_taps(
+            5,
+            &WindowDim {
+                reverse: true,
+                ..win(2, 1, -1, -1, 1, 1)
+            },
+        )
+        .unwrap();
+        assert_eq!(t.out, 2);
+        assert_eq!(t.index, [2, 1, 3, 2]);
+    }
+
+    #[test]
+    fn hostile_windows_are_refused() {
+        assert!(axis_taps(4, &win(2, 0, 0, 0, 1, 1)).is_err());
+        assert!(axis_taps(4, &win(2, 1, 0, 0, 0, 1)).is_err());
+        assert!(axis_taps(4, &win(2, 1, -3, -3, 1, 1)).is_err());
+        assert!(axis_taps(4, &win(2, 1, i64::MIN, i64::MIN, 1, 1)).is_err());
+        assert!(axis_taps(4, &win(1, 1, i64::MAX, i64::MAX, 1, 1)).is_err());
+        assert!(axis_taps(4, &win(usize::MAX, 1, 0, 0, 1, usize::MAX)).is_err());
+        assert!(axis_taps(4, &win(9, 1, 0, 0, 1, 1)).is_ok_and(|t| t.out == 0));
+        assert!(axis_taps(1 << 20, &win(1 << 20, 1, 1 << 20, 1 << 20, 1, 1)).is_err());
+        assert!(window_out_size(usize::MAX, &win(1, 1, 0, 0, usize::MAX, 1)).is_err());
+        assert!(check_work(1 << 20, 1 << 20, 1 << 10).is_err());
+    }
+}

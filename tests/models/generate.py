@@ -1286,6 +1286,7 @@ def section_jax(reg):
              "residual, LayerNorm, MLP 32-128-32 with tanh GELU, residual; batch 2, 8 tokens")
 
     jax_op_fixtures(reg)
+    jax_window_fixtures(reg)
 
 
 def emit_jax(reg, base, fn, variables, xs, what, tolerance=1e-5):
@@ -1402,6 +1403,98 @@ def jax_op_fixtures(reg):
              "JAX types: bf16 dot_general, f16 arithmetic, i32 floor-division/remainder/shift/and/or/xor/"
              "sign, i1 logic; tolerance 1e-2 for the bf16/f16 outputs (one bf16 ulp), integer outputs exact",
              tolerance=1e-2)
+
+
+def jax_window_fixtures(reg):
+    """Windowed ops in their general StableHLO forms: 1-D, 3-D and transposed (lhs-dilated)
+    convolutions, dilations, batch groups, run-time kernels, padded pooling, interior padding."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    # --- Flax 1-D convolutions on sequence data ---
+    class Conv1D(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.relu(nn.Conv(8, (5,), padding="SAME")(x))
+            x = nn.relu(nn.Conv(8, (3,), strides=(2,), padding="CAUSAL")(x))
+            x = nn.Conv(6, (3,), kernel_dilation=(2,), feature_group_count=2, padding="VALID")(x)
+            return x, jnp.mean(x, axis=1)
+
+    r = named_rng("flax_conv1d")
+    m = Conv1D()
+    v = m.init(jax.random.key(SEED % 1000 + 2), np.zeros((2, 24, 4), np.float32))
+    emit_jax(reg, "flax_conv1d", lambda variables, x: m.apply(variables, x), v,
+             [r.normal(0, 1, (2, 24, 4)).astype(np.float32) for _ in range(2)],
+             "Flax linen 1-D convs on a [2, 24, 4] sequence: SAME k5, CAUSAL k3 stride 2, VALID k3 "
+             "dilation 2 with 2 feature groups; outputs the sequence and its mean")
+
+    # --- Flax ConvTranspose decoder (lhs dilation) ---
+    class Decoder(nn.Module):
+        @nn.compact
+        def __call__(self, z):
+            x = nn.relu(nn.ConvTranspose(6, (3, 3), strides=(2, 2), padding="SAME")(z))
+            x = nn.relu(nn.ConvTranspose(4, (4, 4), strides=(2, 2), padding="VALID")(x))
+            x = nn.ConvTranspose(3, (3, 3), strides=(1, 2), padding=((1, 0), (2, 1)),
+                                 transpose_kernel=True)(x)
+            s = nn.ConvTranspose(2, (4,), strides=(3,), padding="SAME")(z[:, 0])
+            return nn.sigmoid(x), s
+
+    r = named_rng("flax_conv_transpose")
+    m = Decoder()
+    v = m.init(jax.random.key(SEED % 1000 + 3), np.zeros((1, 4, 4, 5), np.float32))
+    emit_jax(reg, "flax_conv_transpose", lambda variables, x: m.apply(variables, x), v,
+             [r.normal(0, 1, (1, 4, 4, 5)).astype(np.float32) for _ in range(2)],
+             "Flax linen ConvTranspose decoder: 3x3 stride 2 SAME, 4x4 stride 2 VALID, 3x3 strides "
+             "(1, 2) with explicit padding and transpose_kernel (kernel reversal), and a 1-D k4 "
+             "stride 3; sigmoid")
+
+    # --- plain JAX: dilations, 3-D conv, batch groups, negative padding, run-time kernel ---
+    r = named_rng("jax_dilated_conv")
+    k2 = jnp.asarray(r.normal(0, 0.3, (3, 3, 4, 6)).astype(np.float32))
+    k3 = jnp.asarray(r.normal(0, 0.3, (2, 3, 3, 2, 4)).astype(np.float32))
+    kb = jnp.asarray(r.normal(0, 0.3, (2, 2, 4, 6)).astype(np.float32))
+
+    def dilated(x, vol, kr):
+        dn = ("NHWC", "HWIO", "NHWC")
+        a = lax.conv_general_dilated(x, k2, (1, 1), "SAME", rhs_dilation=(2, 3), dimension_numbers=dn)
+        b = lax.conv_general_dilated(x, k2, (2, 1), ((-1, 2), (3, -2)), lhs_dilation=(2, 3),
+                                     rhs_dilation=(1, 2), dimension_numbers=dn)
+        c = lax.conv_general_dilated(vol, k3, (1, 2, 1), "SAME", rhs_dilation=(1, 1, 2),
+                                     dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+        d = lax.conv_general_dilated(x, kb, (1, 1), "VALID", dimension_numbers=dn, batch_group_count=2)
+        e = lax.conv_general_dilated(jnp.transpose(x, (0, 3, 1, 2)), kr, (2, 2), ((1, 1), (0, 2)),
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        return a, b, c, d, e
+
+    emit_jax(reg, "jax_dilated_conv", dilated, None,
+             [(r.normal(0, 1, (2, 7, 8, 4)).astype(np.float32), r.normal(0, 1, (1, 4, 5, 6, 2)).astype(np.float32),
+               r.normal(0, 0.3, (5, 4, 3, 2)).astype(np.float32)) for _ in range(2)],
+             "plain JAX convolutions: rhs dilation (2, 3) SAME; lhs dilation (2, 3) with negative and "
+             "asymmetric padding and rhs dilation; a 3-D conv (NDHWC) with strides and dilation; "
+             "batch_group_count 2; NCHW/OIHW with a run-time kernel (third input)")
+
+    # --- pooling with padding (Flax) and general reduce_window / pad (JAX) ---
+    def pooling(x, seq):
+        return (
+            nn.avg_pool(x, (3, 3), strides=(2, 2), padding="SAME"),                           # count_include_pad
+            nn.avg_pool(x, (3, 3), strides=(2, 2), padding="SAME", count_include_pad=False),
+            nn.max_pool(x, (3, 2), strides=(1, 2), padding=((1, 1), (0, 1))),
+            nn.avg_pool(seq, (4,), strides=(2,), padding=((2, 1),), count_include_pad=False),  # 1-D
+            lax.reduce_window(x, jnp.inf, lax.min, (1, 2, 2, 1), (1, 1, 2, 1), ((0, 0), (1, 1), (0, 1), (0, 0)),
+                              base_dilation=(1, 2, 1, 1), window_dilation=(1, 1, 2, 1)),
+            lax.reduce_window(seq, 0.0, lax.add, (1, 3, 1), (1, 2, 1), "VALID", window_dilation=(1, 2, 1)),
+            lax.pad(seq, -1.0, [(0, 0, 0), (2, -3, 1), (-1, 1, 0)]),
+        )
+
+    r = named_rng("flax_pooling")
+    emit_jax(reg, "flax_pooling", pooling, None,
+             [(r.normal(0, 1, (2, 7, 9, 3)).astype(np.float32), r.normal(0, 1, (2, 10, 3)).astype(np.float32))
+              for _ in range(2)],
+             "pooling with padding: Flax avg_pool SAME with and without count_include_pad, max_pool with "
+             "explicit padding, 1-D avg_pool; lax.reduce_window min with base and window dilation, sum with "
+             "window dilation; lax.pad with interior and negative padding")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -292,8 +292,15 @@ fn dense_bytes(e: &ast::DenseElements) -> Result<(DType, Vec<usize>, Vec<u8>)> {
     Ok((dtype, dims, data))
 }
 
-/// Transpose raw row-major data: new dim i is old dim `perm[i]`.
-fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) -> Result<Vec<u8>> {
+/// Rearrange raw row-major data of `shape` into `new_shape`: element `idx` of the result is
+/// the source element at `offset(idx, source strides)`.
+fn remap_bytes(
+    src: &[u8],
+    width: usize,
+    shape: &[usize],
+    new_shape: &[usize],
+    offset: impl Fn(&[usize], &[usize]) -> usize,
+) -> Result<Vec<u8>> {
     let n = Shape::new(shape).num_elements()?;
     if src.len() != n * width {
         return Err(Error::Malformed(
@@ -305,11 +312,10 @@ fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) ->
     for i in (0..rank.saturating_sub(1)).rev() {
         strides[i] = strides[i + 1] * shape[i + 1];
     }
-    let new_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
     let mut out = Vec::with_capacity(src.len());
     let mut idx = vec![0usize; rank];
     for _ in 0..n {
-        let off: usize = (0..rank).map(|i| idx[i] * strides[perm[i]]).sum();
+        let off = offset(&idx, &strides);
         out.extend_from_slice(&src[off * width..(off + 1) * width]);
         for i in (0..rank).rev() {
             idx[i] += 1;
@@ -320,6 +326,30 @@ fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) ->
         }
     }
     Ok(out)
+}
+
+/// Transpose raw row-major data: new dim i is old dim `perm[i]` (a permutation).
+fn transpose_bytes(src: &[u8], width: usize, shape: &[usize], perm: &[usize]) -> Result<Vec<u8>> {
+    let new_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    remap_bytes(src, width, shape, &new_shape, |idx, st| {
+        idx.iter().zip(perm).map(|(&i, &p)| i * st[p]).sum()
+    })
+}
+
+/// Reverse raw row-major data along `dims`.
+fn reverse_bytes(src: &[u8], width: usize, shape: &[usize], dims: &[usize]) -> Result<Vec<u8>> {
+    remap_bytes(src, width, shape, shape, |idx, st| {
+        (0..shape.len())
+            .map(|i| {
+                let j = if dims.contains(&i) {
+                    shape[i] - 1 - idx[i]
+                } else {
+                    idx[i]
+                };
+                j * st[i]
+            })
+            .sum()
+    })
 }
 
 /// Operand and result counts the lowering indexes into, checked before it does (the AST comes
@@ -514,44 +544,6 @@ fn window_dim(
         window_dilation: positive(window_dilation, "dilation")?,
         reverse: reverse != 0,
     })
-}
-
-/// Reverse raw row-major data along `dims`.
-fn reverse_bytes(src: &[u8], width: usize, shape: &[usize], dims: &[usize]) -> Result<Vec<u8>> {
-    let n = Shape::new(shape).num_elements()?;
-    if src.len() != n * width {
-        return Err(Error::Malformed(
-            "constant size does not match its shape".into(),
-        ));
-    }
-    let rank = shape.len();
-    let mut strides = vec![1usize; rank];
-    for i in (0..rank.saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1] * shape[i + 1];
-    }
-    let mut out = Vec::with_capacity(src.len());
-    let mut idx = vec![0usize; rank];
-    for _ in 0..n {
-        let off: usize = (0..rank)
-            .map(|i| {
-                let j = if dims.contains(&i) {
-                    shape[i] - 1 - idx[i]
-                } else {
-                    idx[i]
-                };
-                j * strides[i]
-            })
-            .sum();
-        out.extend_from_slice(&src[off * width..(off + 1) * width]);
-        for i in (0..rank).rev() {
-            idx[i] += 1;
-            if idx[i] < shape[i] {
-                break;
-            }
-            idx[i] = 0;
-        }
-    }
-    Ok(out)
 }
 
 impl<'m> Lowerer<'m> {
@@ -1361,7 +1353,7 @@ impl<'m> Lowerer<'m> {
         };
         let b = self.graph.constant_bytes(c);
         let w = info.dtype.size();
-        if w == 0 || b.len() % w != 0 {
+        if w == 0 || !b.len().is_multiple_of(w) {
             return None;
         }
         b.chunks_exact(w)
@@ -1522,7 +1514,17 @@ impl<'m> Lowerer<'m> {
             ));
         }
         let window = (0..rank)
-            .map(|i| window_dim(sizes[i], strides[i], pad[2 * i], pad[2 * i + 1], base[i], dil[i], 0))
+            .map(|i| {
+                window_dim(
+                    sizes[i],
+                    strides[i],
+                    pad[2 * i],
+                    pad[2 * i + 1],
+                    base[i],
+                    dil[i],
+                    0,
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         if let Some(()) = self.pool_fast_path(op, x, init, rop, &window)? {
             return Ok(());
@@ -1549,11 +1551,17 @@ impl<'m> Lowerer<'m> {
     ) -> Result<Option<()>> {
         let (d, s) = self.info(x);
         let rank = s.len();
-        let plain = w
-            .iter()
-            .all(|v| v.base_dilation == 1 && v.window_dilation == 1 && v.pad_low >= 0 && v.pad_high >= 0 && v.size >= 1);
+        let plain = w.iter().all(|v| {
+            v.base_dilation == 1
+                && v.window_dilation == 1
+                && v.pad_low >= 0
+                && v.pad_high >= 0
+                && v.size >= 1
+        });
         let init_is = |this: &Self, want: f64| match d {
-            DType::F32 => this.scalar_f32_const(init).is_some_and(|v| f64::from(v) == want),
+            DType::F32 => this
+                .scalar_f32_const(init)
+                .is_some_and(|v| f64::from(v) == want),
             DType::I32 | DType::I64 => this.const_int(init).is_some_and(|v| v as f64 == want),
             _ => false,
         };
@@ -1562,7 +1570,11 @@ impl<'m> Lowerer<'m> {
         }
         // Cumulative sum along one axis: window n, padding (n-1, 0), stride 1.
         let big: Vec<usize> = (0..rank).filter(|&i| w[i].size != 1).collect();
-        if rop == ReduceOp::Sum && big.len() == 1 && w.iter().all(|v| v.stride == 1) && init_is(self, 0.0) {
+        if rop == ReduceOp::Sum
+            && big.len() == 1
+            && w.iter().all(|v| v.stride == 1)
+            && init_is(self, 0.0)
+        {
             let a = big[0];
             let n = s[a];
             let pads_ok = (0..rank).all(|i| {
@@ -1884,7 +1896,10 @@ impl<'m> Lowerer<'m> {
             .collect();
         // Constant kernel flipped along reversed dims, then viewed as OHWI.
         let mut kernel = self.graph.constant_bytes(wc).to_vec();
-        let reversed: Vec<usize> = (0..s).filter(|&i| window[i].reverse).map(|i| i + 1).collect();
+        let reversed: Vec<usize> = (0..s)
+            .filter(|&i| window[i].reverse)
+            .map(|i| i + 1)
+            .collect();
         if !reversed.is_empty() {
             kernel = reverse_bytes(&kernel, d.size(), &ws, &reversed)?;
         }

@@ -96,7 +96,11 @@ pub(super) fn run(ctx: &Ctx<'_>, p: &TriangularPlan, t: Triangular) -> Result<()
         // Row i of op(a)·X = B (left) or column j of X·op(a) = B (right), in the order in
         // which each unknown only depends on ones already solved.
         for step in 0..m {
-            let i = if lower == t.left_side { step } else { m - 1 - step };
+            let i = if lower == t.left_side {
+                step
+            } else {
+                m - 1 - step
+            };
             let before = |j: usize| if lower { j < i } else { j > i };
             let d = diag(i);
             if t.left_side {

@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 
+use super::util::for_each_index;
 use super::util::{input_info as info, output_info as out_info};
 use super::util::{same_dtype, same_quant, strides, Bcast, MAX_RANK};
 use super::Prepared;
@@ -12,29 +13,6 @@ use crate::ir::{DType, Node, PadMode, Subgraph, TensorInfo};
 use crate::{invalid, unsupported};
 
 /// Visits every index of `dims` in row-major order.
-fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
-    if dims.contains(&0) {
-        return;
-    }
-    let mut idx = [0usize; MAX_RANK];
-    let r = dims.len();
-    loop {
-        f(&idx[..r]);
-        let mut d = r;
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < dims[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
-}
-
 fn check_rank(r: usize) -> Result<()> {
     if r > MAX_RANK {
         return Err(unsupported!("rank {r} (max {MAX_RANK})"));

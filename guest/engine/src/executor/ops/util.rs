@@ -374,3 +374,28 @@ pub fn output_info<'a>(sg: &'a Subgraph, node: &Node, i: usize) -> Result<&'a Te
         .get(t)
         .ok_or_else(|| invalid!("output {i} (tensor {t}) out of range"))
 }
+
+/// Calls `f` with every multi-index of `dims` in row-major order (nothing for an empty
+/// shape; rank at most [`MAX_RANK`]).
+pub fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
+    if dims.contains(&0) {
+        return;
+    }
+    let mut idx = [0usize; MAX_RANK];
+    let r = dims.len();
+    loop {
+        f(&idx[..r]);
+        let mut d = r;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < dims[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}

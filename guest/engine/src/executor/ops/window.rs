@@ -8,7 +8,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use super::util::{input_info as info, output_info as out_info, MAX_RANK};
+use super::util::{for_each_index, input_info as info, output_info as out_info, MAX_RANK};
 use super::Prepared;
 use crate::error::Result;
 use crate::executor::Ctx;
@@ -110,25 +110,21 @@ fn strides(dims: &[usize]) -> Vec<usize> {
     super::util::strides(dims)
 }
 
-/// Calls `f(offset)` for each tap of the window at output position `pos` (one index per
-/// axis), with the tap's operand offset (`None` when outside) and its tap number.
+/// Calls `f(tap, offset)` for each tap of the window at output position `pos` (one index per
+/// axis, window sizes `sizes`): the tap's number and its operand offset (`None` when outside).
 #[inline]
 fn for_each_tap(
     axes: &[AxisTaps],
+    sizes: &[usize],
     in_strides: &[usize],
     pos: &[usize],
     mut f: impl FnMut(usize, Option<usize>),
 ) {
-    let r = axes.len();
-    if axes.iter().any(|a| a.size == 0) {
-        return;
-    }
-    let mut k = [0usize; MAX_RANK];
     let mut tap = 0usize;
-    loop {
+    for_each_index(sizes, |k| {
         let mut off = Some(0usize);
-        for d in 0..r {
-            let i = axes[d].index[pos[d] * axes[d].size + k[d]];
+        for (d, a) in axes.iter().enumerate() {
+            let i = a.index[pos[d] * a.size + k[d]];
             off = match off {
                 Some(o) if i != OUTSIDE => Some(o + i as usize * in_strides[d]),
                 _ => None,
@@ -136,32 +132,7 @@ fn for_each_tap(
         }
         f(tap, off);
         tap += 1;
-        let mut d = r;
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            k[d] += 1;
-            if k[d] < axes[d].size {
-                break;
-            }
-            k[d] = 0;
-        }
-    }
-}
-
-/// Advances the multi-index `pos` over `dims` (row-major); false after the last.
-#[inline]
-fn next_index(pos: &mut [usize], dims: &[usize]) -> bool {
-    for d in (0..dims.len()).rev() {
-        pos[d] += 1;
-        if pos[d] < dims[d] {
-            return true;
-        }
-        pos[d] = 0;
-    }
-    false
+    });
 }
 
 fn check_work(outputs: usize, taps: usize, per_tap: usize) -> Result<()> {
@@ -180,6 +151,8 @@ fn check_work(outputs: usize, taps: usize, per_tap: usize) -> Result<()> {
 #[derive(Debug, Clone)]
 pub(crate) struct ConvNdPlan {
     axes: Vec<AxisTaps>,
+    /// Window size per spatial dim.
+    sizes: Vec<usize>,
     in_strides: Vec<usize>,
     out_spatial: Vec<usize>,
     in_pixels: usize,
@@ -268,6 +241,7 @@ pub(super) fn prepare_conv_nd(sg: &Subgraph, node: &Node, a: &ConvNdAttrs) -> Re
     let out_pixels = crate::ir::Shape::new(&out_spatial).num_elements()?;
     check_work(y.shape.num_elements()?, taps, cg)?;
     Ok(Prepared::ConvNd(Box::new(ConvNdPlan {
+        sizes: wd[1..=s].to_vec(),
         in_strides: strides(in_spatial),
         in_pixels: crate::ir::Shape::new(in_spatial).num_elements()?,
         axes,
@@ -322,15 +296,14 @@ fn conv_nd_typed<T: ConvElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
     {
         return Err(invalid!("convolution buffers too short"));
     }
-    let mut pos = [0usize; MAX_RANK];
-    let spatial = p.out_spatial.len();
     for nb in 0..p.batch_out {
-        pos[..spatial].fill(0);
-        for opix in 0..p.out_pixels {
+        let mut opix = 0usize;
+        for_each_index(&p.out_spatial, |pos| {
             let row = (nb * p.out_pixels + opix) * p.out_c;
+            opix += 1;
             let out = &mut y[row..row + p.out_c];
             out.fill(T::default());
-            for_each_tap(&p.axes, &p.in_strides, &pos[..spatial], |tap, off| {
+            for_each_tap(&p.axes, &p.sizes, &p.in_strides, pos, |tap, off| {
                 let Some(in_pix) = off else { return };
                 for g in 0..groups {
                     let (in_b, c0) = if p.batch_groups > 1 {
@@ -340,19 +313,19 @@ fn conv_nd_typed<T: ConvElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
                     };
                     let xs = (in_b * p.in_pixels + in_pix) * p.in_c + c0;
                     let xs = &x[xs..xs + p.cg];
-                    for oc in g * ocg..(g + 1) * ocg {
-                        let ws = (oc * p.taps + tap) * p.cg;
+                    let group_out = &mut out[g * ocg..(g + 1) * ocg];
+                    for (j, o) in group_out.iter_mut().enumerate() {
+                        let ws = ((g * ocg + j) * p.taps + tap) * p.cg;
                         let ws = &w[ws..ws + p.cg];
-                        let mut acc = out[oc];
+                        let mut acc = *o;
                         for (a, b) in xs.iter().zip(ws) {
                             acc = T::mul_add(acc, *a, *b);
                         }
-                        out[oc] = acc;
+                        *o = acc;
                     }
                 }
             });
-            next_index(&mut pos[..spatial], &p.out_spatial);
-        }
+        });
     }
     Ok(())
 }
@@ -376,6 +349,8 @@ pub(super) fn run_conv_nd(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
 #[derive(Debug, Clone)]
 pub(crate) struct ReduceWindowPlan {
     axes: Vec<AxisTaps>,
+    /// Window size per dim.
+    sizes: Vec<usize>,
     in_strides: Vec<usize>,
     out_dims: Vec<usize>,
     out_len: usize,
@@ -437,6 +412,7 @@ pub(super) fn prepare_reduce_window(
     let out_len = y.shape.num_elements()?;
     check_work(out_len, taps, 1)?;
     Ok(Prepared::ReduceWindow(Box::new(ReduceWindowPlan {
+        sizes: window.iter().map(|w| w.size).collect(),
         axes,
         in_strides: strides(xd),
         out_dims: yd.to_vec(),
@@ -458,27 +434,24 @@ fn reduce_window_typed<T: bytemuck::Pod>(
     if y.len() < p.out_len {
         return Err(invalid!("reduce_window output too short"));
     }
-    let r = p.out_dims.len();
-    let mut pos = [0usize; MAX_RANK];
     let mut bad = false;
-    for v in y[..p.out_len].iter_mut() {
+    let mut o = 0usize;
+    for_each_index(&p.out_dims, |pos| {
         let mut acc = init;
-        for_each_tap(&p.axes, &p.in_strides, &pos[..r], |_, off| {
-            let e = match off {
-                Some(o) => match x.get(o) {
-                    Some(e) => *e,
-                    None => {
-                        bad = true;
-                        init
-                    }
-                },
+        for_each_tap(&p.axes, &p.sizes, &p.in_strides, pos, |_, off| {
+            let e = match off.map(|o| x.get(o)) {
+                Some(Some(e)) => *e,
+                Some(None) => {
+                    bad = true;
+                    init
+                }
                 None => init,
             };
             acc = f(acc, e);
         });
-        *v = acc;
-        next_index(&mut pos[..r], &p.out_dims);
-    }
+        y[o] = acc;
+        o += 1;
+    });
     if bad {
         return Err(invalid!("reduce_window input too short"));
     }

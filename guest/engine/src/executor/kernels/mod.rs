@@ -9,6 +9,7 @@
 //!   ([`gemm::PackedB`]); callers hand in scratch space sized by the `*_scratch_len` functions.
 //! - [`conv`]: f32 conv2d (im2col packed straight into the GEMM's A panels, 1x1 convs read
 //!   the input directly), depthwise conv2d, fully connected, TFLite padding arithmetic.
+//! - [`math`]: vectorized f32 `exp`, `tanh` and logistic over slices.
 //! - [`pool`]: f32 max / average pooling and the mean over H and W.
 //! - [`quant`]: int8 kernels with TFLite's reference integer arithmetic (bit-exact with
 //!   LiteRT's `BUILTIN_REF` kernels).
@@ -20,6 +21,7 @@ pub mod conv;
 #[cfg(target_arch = "x86_64")]
 mod dw_avx2;
 pub mod gemm;
+pub mod math;
 pub mod pool;
 pub mod quant;
 

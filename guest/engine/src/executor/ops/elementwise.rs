@@ -8,6 +8,8 @@ use super::scalar::{self, float_binary, float_unary, IntElem};
 use super::util::{apply_activation_f32, is_quantized, same_dtype, Bcast};
 use super::Prepared;
 use crate::error::Result;
+use crate::executor::kernels::math::{self, VecUnary};
+use crate::executor::kernels::Isa;
 use crate::executor::Ctx;
 use crate::ir::{Activation, BinaryOp, CompareOp, DType, Node, Subgraph, UnaryOp};
 use crate::{invalid, unsupported};
@@ -70,13 +72,31 @@ fn map_unary<T: bytemuck::Pod>(ctx: &Ctx<'_>, f: impl Fn(T) -> T) -> Result<()> 
     Ok(())
 }
 
+/// The vectorized f32 kernel for `op`, if it has one.
+fn vectorized_unary(op: UnaryOp) -> Option<VecUnary> {
+    match op {
+        UnaryOp::Exp => Some(VecUnary::Exp),
+        UnaryOp::Tanh => Some(VecUnary::Tanh),
+        UnaryOp::Logistic => Some(VecUnary::Logistic),
+        _ => None,
+    }
+}
+
 pub(super) fn run_unary(ctx: &Ctx<'_>, op: UnaryOp, prepared: &Prepared) -> Result<()> {
     let x = ctx.in_info(0)?;
     if let Prepared::QuantUnary(p) = prepared {
         return quantized::run_unary(ctx, p);
     }
     match x.dtype {
-        DType::F32 => map_unary(ctx, |a: f32| float_unary(op, a)),
+        DType::F32 => match vectorized_unary(op) {
+            Some(f) => Ok(math::unary_f32(
+                Isa::detect(),
+                f,
+                ctx.input_as::<f32>(0)?,
+                ctx.output_as::<f32>(0)?,
+            )?),
+            None => map_unary(ctx, |a: f32| float_unary(op, a)),
+        },
         DType::F64 => map_unary(ctx, |a: f64| float_unary(op, a)),
         // Half types compute in f32 and round back (as XLA on CPU does).
         DType::F16 => map_unary(ctx, |a: f16| f16::from_f32(float_unary(op, a.to_f32()))),

@@ -154,10 +154,52 @@ fn reduce_typed<T: bytemuck::Pod>(
     if y.len() < p.out_len || x.len() < p.out_len * p.count {
         return Err(invalid!("reduction buffers too short"));
     }
-    y.iter_mut().for_each(|v| *v = init);
-    for_each_reduced(p, |o, i| y[o] = f(y[o], x[i]));
-    y.iter_mut().for_each(|v| *v = finish(*v));
+    let y = &mut y[..p.out_len];
+    match p.block {
+        // Reducing the innermost dims: one row per output, folded in 8 independent lanes.
+        Some((_, red, 1)) if red > 0 => {
+            for (o, row) in y.iter_mut().zip(x.chunks_exact(red)) {
+                *o = finish(fold_lanes(init, row, &f));
+            }
+        }
+        // Reduced dims in the middle: whole inner rows combined elementwise.
+        Some((_, red, inner)) if red > 0 && inner > 0 => {
+            for (out, block) in y.chunks_exact_mut(inner).zip(x.chunks_exact(red * inner)) {
+                out.fill(init);
+                for row in block.chunks_exact(inner) {
+                    for (o, &v) in out.iter_mut().zip(row) {
+                        *o = f(*o, v);
+                    }
+                }
+                out.iter_mut().for_each(|v| *v = finish(*v));
+            }
+        }
+        _ => {
+            y.iter_mut().for_each(|v| *v = init);
+            for_each_reduced(p, |o, i| y[o] = f(y[o], x[i]));
+            y.iter_mut().for_each(|v| *v = finish(*v));
+        }
+    }
     Ok(())
+}
+
+/// Folds `row` with `f` in 8 interleaved accumulators (vectorizable), then folds those.
+#[inline(always)]
+fn fold_lanes<T: Copy>(init: T, row: &[T], f: &impl Fn(T, T) -> T) -> T {
+    const LANES: usize = 8;
+    let mut acc = [init; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = f(*a, v);
+        }
+    }
+    let mut r = init;
+    for a in acc.into_iter().chain(tail.iter().copied()) {
+        r = f(r, a);
+    }
+    r
 }
 
 pub(super) fn run_reduce(ctx: &Ctx<'_>, op: ReduceOp, prepared: &Prepared) -> Result<()> {

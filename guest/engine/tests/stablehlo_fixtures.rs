@@ -50,10 +50,9 @@ fn jax_and_flax_fixtures_match_jax() {
             Some(p) => load_with_params(&model, &std::fs::read(dir.join(p)).unwrap()),
             None => load(&model),
         };
-        // These need IR ops the engine does not have yet (sort, scatter, bitwise and shifts on
-        // integers); they must be refused as unsupported, and pass once they load.
-        let expected_unsupported =
-            name.starts_with("jax_indexing") || name.starts_with("jax_mixed_precision");
+        // These need IR ops the engine does not have yet (sort, scatter); they must be refused
+        // as unsupported, and pass once they load.
+        let expected_unsupported = name.starts_with("jax_indexing");
         // Refused at lowering or when the planner prepares the ops.
         let mut m = match loaded.and_then(Model::new) {
             Err(cerebro_engine::Error::Unsupported(why)) if expected_unsupported => {

@@ -25,10 +25,6 @@ pub const WORKING_FORMATS: &[&str] = &[
 /// fail until it is taken off this list. The engine's own StableHLO fixture test keeps the same list.
 pub const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[
     ("jax_indexing", "scatter and sort have no IR op yet"),
-    (
-        "jax_mixed_precision",
-        "integer shifts and bitwise ops have no IR op yet",
-    ),
 ];
 
 /// The reason a fixture is expected to be refused, if it is on [`KNOWN_UNSUPPORTED`].

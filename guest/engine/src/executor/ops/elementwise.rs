@@ -475,6 +475,14 @@ fn write_value(d: DType, b: &mut [u8], i: usize, v: Value) {
 pub(super) fn run_cast(ctx: &Ctx<'_>) -> Result<()> {
     let from = ctx.in_info(0)?.dtype;
     let to = ctx.out_info(0)?.dtype;
+    match (from, to) {
+        // The conversions mixed-precision models run on large tensors.
+        (DType::F32, DType::BF16) => return convert_slice(ctx, bf16::from_f32),
+        (DType::F32, DType::F16) => return convert_slice(ctx, f16::from_f32),
+        (DType::BF16, DType::F32) => return convert_slice(ctx, |v: bf16| v.to_f32()),
+        (DType::F16, DType::F32) => return convert_slice(ctx, |v: f16| v.to_f32()),
+        _ => {}
+    }
     let x = ctx.input(0)?;
     let y = ctx.output(0)?;
     let n = y.len() / to.size();
@@ -485,25 +493,8 @@ pub(super) fn run_cast(ctx: &Ctx<'_>) -> Result<()> {
         y.copy_from_slice(&x[..y.len()]);
         return Ok(());
     }
-    match (from, to) {
-        // The conversions mixed-precision models run on large tensors.
-        (DType::F32, DType::BF16) => {
-            convert_slice(ctx, |v: f32| bf16::from_f32(v))?;
-        }
-        (DType::F32, DType::F16) => {
-            convert_slice(ctx, |v: f32| f16::from_f32(v))?;
-        }
-        (DType::BF16, DType::F32) => {
-            convert_slice(ctx, |v: bf16| v.to_f32())?;
-        }
-        (DType::F16, DType::F32) => {
-            convert_slice(ctx, |v: f16| v.to_f32())?;
-        }
-        _ => {
-            for i in 0..n {
-                write_value(to, y, i, read_value(from, x, i));
-            }
-        }
+    for i in 0..n {
+        write_value(to, y, i, read_value(from, x, i));
     }
     Ok(())
 }
@@ -515,6 +506,9 @@ fn convert_slice<S: bytemuck::Pod, D: bytemuck::Pod>(
 ) -> Result<()> {
     let x = ctx.input_as::<S>(0)?;
     let y = ctx.output_as::<D>(0)?;
+    if x.len() < y.len() {
+        return Err(invalid!("cast input too short"));
+    }
     for (o, &v) in y.iter_mut().zip(x) {
         *o = f(v);
     }

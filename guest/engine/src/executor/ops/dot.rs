@@ -5,7 +5,8 @@
 //! (transposed operands, several batch / free / contracting dims in any order) is read in place
 //! by the packed GEMM while it packs its panels: no transposed copies. A constant rhs (weights)
 //! is packed once at load. f16 / bf16 operands are converted while packing and accumulate in
-//! f32; the output is rounded to its dtype at the end.
+//! f32; the output is rounded to its dtype at the end. Integer products (wrapping in the output's
+//! width, as StableHLO) and f64 products run a plain loop over the same offset tables.
 
 use alloc::vec::Vec;
 
@@ -41,8 +42,10 @@ struct Batch {
 /// batches one after the other: the output layout of both `dot_general` (batch dims, lhs free
 /// dims, rhs free dims) and `BatchMatMul`.
 pub(crate) struct MatmulPlan {
-    /// Element type of both operands.
+    /// Element type of the lhs (and of the rhs for the GEMM).
     dtype: DType,
+    /// Element type of the rhs.
+    rhs_dtype: DType,
     /// Element type of the output.
     out_dtype: DType,
     m: usize,
@@ -95,9 +98,18 @@ fn is_float(d: DType) -> bool {
     matches!(d, DType::F32 | DType::F16 | DType::BF16)
 }
 
-/// Checks the operand and output dtypes: both operands of one float type, a float output.
+/// True when the product runs the plain loop ([`run_reference`]): integer or f64 types.
+fn needs_reference(l: DType, r: DType, o: DType) -> bool {
+    [l, r, o].iter().any(|d| d.is_int() || *d == DType::F64)
+}
+
+/// Checks the operand and output dtypes: both operands of one float type and a float output
+/// (the GEMM), integer operands and an integer output, or floats with f64 somewhere.
 fn check_dtypes(what: &str, l: &TensorInfo, r: &TensorInfo, o: &TensorInfo) -> Result<()> {
-    if l.dtype != r.dtype || !is_float(l.dtype) || !is_float(o.dtype) {
+    let ints = l.dtype.is_int() && r.dtype.is_int() && o.dtype.is_int();
+    let floats = l.dtype.is_float() && r.dtype.is_float() && o.dtype.is_float();
+    let gemm = l.dtype == r.dtype && is_float(l.dtype) && is_float(o.dtype);
+    if !(ints || gemm || (floats && needs_reference(l.dtype, r.dtype, o.dtype))) {
         return Err(unsupported!(
             "{what} on {} x {} -> {}",
             l.dtype,
@@ -123,6 +135,24 @@ impl MatmulPlan {
         rhs_cols: Vec<usize>,
     ) -> Result<(Prepared, usize)> {
         let (m, k, n) = (lhs_rows.len(), lhs_cols.len(), rhs_cols.len());
+        if needs_reference(l.dtype, r.dtype, o.dtype) {
+            let plan = MatmulPlan {
+                dtype: l.dtype,
+                rhs_dtype: r.dtype,
+                out_dtype: o.dtype,
+                m,
+                k,
+                n,
+                batches,
+                lhs_rows,
+                lhs_cols,
+                rhs_rows,
+                rhs_cols,
+                lhs_row_stride: None,
+                packed_rhs: Vec::new(),
+            };
+            return Ok((Prepared::Matmul(alloc::boxed::Box::new(plan)), 0));
+        }
         let unit_cols = lhs_cols.iter().enumerate().all(|(p, &c)| c == p);
         let row_step = if m > 1 { lhs_rows[1] } else { k };
         let even_rows = lhs_rows.iter().enumerate().all(|(i, &r)| r == i * row_step);
@@ -160,6 +190,7 @@ impl MatmulPlan {
             .ok_or_else(|| too_large!("matrix product scratch"))?;
         let plan = MatmulPlan {
             dtype: l.dtype,
+            rhs_dtype: r.dtype,
             out_dtype: o.dtype,
             m,
             k,
@@ -367,6 +398,9 @@ impl Operand for bf16 {
 
 /// Runs a planned matrix product.
 pub(super) fn run(ctx: &Ctx<'_>, p: &MatmulPlan) -> Result<()> {
+    if needs_reference(p.dtype, p.rhs_dtype, p.out_dtype) {
+        return run_reference(ctx, p);
+    }
     match p.dtype {
         DType::F32 => run_typed::<f32>(ctx, p),
         DType::F16 => run_typed::<f16>(ctx, p),
@@ -394,6 +428,56 @@ fn run_typed<T: Operand>(ctx: &Ctx<'_>, p: &MatmulPlan) -> Result<()> {
         DType::F16 => run_rounded(ctx, p, lhs, rhs, scratch, f16::from_f32)?,
         DType::BF16 => run_rounded(ctx, p, lhs, rhs, scratch, bf16::from_f32)?,
         d => return Err(invalid!("matrix product planned to {d}")),
+    }
+    Ok(())
+}
+
+/// Integer and f64 products: `out = Σ lhs · rhs` element by element over the offset tables.
+/// Integers accumulate in i64 with wrap-around and are cut to the output's width (the same
+/// value as wrapping in that width); floats accumulate in f64.
+fn run_reference(ctx: &Ctx<'_>, p: &MatmulPlan) -> Result<()> {
+    use super::elementwise::{read_value, write_value, Value};
+    let (lhs, rhs) = (ctx.input(0)?, ctx.input(1)?);
+    let out = ctx.output(0)?;
+    let last = |v: &[usize]| v.iter().copied().max().unwrap_or(0);
+    let fits = |base: usize, a: &[usize], b: &[usize], bytes: &[u8], d: DType| {
+        a.is_empty() || b.is_empty() || base + last(a) + last(b) < bytes.len() / d.size()
+    };
+    let outputs = p.batches.len() * p.m * p.n;
+    if outputs > out.len() / p.out_dtype.size()
+        || !p.batches.iter().all(|b| {
+            fits(b.lhs, &p.lhs_rows, &p.lhs_cols, lhs, p.dtype)
+                && fits(b.rhs, &p.rhs_rows, &p.rhs_cols, rhs, p.rhs_dtype)
+        })
+    {
+        return Err(invalid!("matrix product operands or output too short"));
+    }
+    let ints = p.out_dtype.is_int();
+    let mut idx = 0;
+    for b in &p.batches {
+        for &li in &p.lhs_rows {
+            for &rj in &p.rhs_cols {
+                let (mut acc_i, mut acc_f) = (0i64, 0f64);
+                for (&lk, &rk) in p.lhs_cols.iter().zip(&p.rhs_rows) {
+                    let x = read_value(p.dtype, lhs, b.lhs + li + lk);
+                    let y = read_value(p.rhs_dtype, rhs, b.rhs + rk + rj);
+                    match (x, y) {
+                        (Value::Int(x), Value::Int(y)) => {
+                            acc_i = acc_i.wrapping_add((x as i64).wrapping_mul(y as i64))
+                        }
+                        (Value::Float(x), Value::Float(y)) => acc_f += x * y,
+                        _ => return Err(invalid!("matrix product mixes integers and floats")),
+                    }
+                }
+                let v = if ints {
+                    Value::Int(i128::from(acc_i))
+                } else {
+                    Value::Float(acc_f)
+                };
+                write_value(p.out_dtype, out, idx, v);
+                idx += 1;
+            }
+        }
     }
     Ok(())
 }
@@ -777,6 +861,77 @@ mod tests {
             };
             check(Op::BatchMatMul { adj_x, adj_y }, &xd, &yd, want);
         }
+    }
+
+    /// Runs a one-node integer dot_general `lhs (l) · rhs (r) -> out (o)` and returns the
+    /// output bytes.
+    fn run_int_dot(
+        (l, r, o): (DType, DType, DType),
+        (ld, rd, od): (&[usize], &[usize], &[usize]),
+        a: DotGeneralAttrs,
+        lhs: &[u8],
+        rhs: &[u8],
+    ) -> Vec<u8> {
+        let mut g = graph(Op::DotGeneral(a), l, (ld, rd, od), None);
+        g.subgraphs[0].tensors[1].dtype = r;
+        g.subgraphs[0].tensors[2].dtype = o;
+        let mut m = Model::new(g).unwrap();
+        m.run(&[
+            TensorData {
+                dtype: l,
+                shape: ld,
+                bytes: lhs,
+            },
+            TensorData {
+                dtype: r,
+                shape: rd,
+                bytes: rhs,
+            },
+        ])
+        .unwrap();
+        m.output(0).unwrap().bytes.to_vec()
+    }
+
+    #[test]
+    fn integer_dot_general_accumulates_in_the_result_type_with_wrap() {
+        // i8 x i8 -> i32 (jnp.dot(..., preferred_element_type=int32)): no wrap in i8.
+        let l: Vec<u8> = [127i8, -128, 5, 1, 2, 3].iter().map(|v| *v as u8).collect();
+        let r: Vec<u8> = [127i8, 1, -128, 2, 3, -1]
+            .iter()
+            .map(|v| *v as u8)
+            .collect();
+        let got = run_int_dot(
+            (DType::I8, DType::I8, DType::I32),
+            (&[2, 3], &[3, 2], &[2, 2]),
+            dot(&[], &[], &[1], &[0]),
+            &l,
+            &r,
+        );
+        let want: Vec<u8> = [32528i32, -134, -120, 2]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(got, want);
+        // i32: MAX·2 + 1·3 wraps to 1; contracting the lhs's dim 0 (transposed operand).
+        let l: Vec<u8> = [i32::MAX, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let r: Vec<u8> = [2i32, 3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let got = run_int_dot(
+            (DType::I32, DType::I32, DType::I32),
+            (&[2, 1], &[2], &[1]),
+            dot(&[], &[], &[0], &[0]),
+            &l,
+            &r,
+        );
+        assert_eq!(got, 1i32.to_le_bytes());
+        // u8: 200·2 = 400 wraps to 144.
+        let got = run_int_dot(
+            (DType::U8, DType::U8, DType::U8),
+            (&[1, 1], &[1, 1], &[1, 1]),
+            dot(&[], &[], &[1], &[0]),
+            &[200],
+            &[2],
+        );
+        assert_eq!(got, [144]);
     }
 
     #[test]

@@ -379,13 +379,15 @@ pub(super) fn prepare_cast(sg: &Subgraph, node: &Node) -> Result<Prepared> {
 /// One element's value on its way through a cast: floats exactly as f64, integers and bools
 /// exactly as i128 (covers u64 and i64).
 #[derive(Clone, Copy)]
-enum Value {
+pub(super) enum Value {
+    /// A float value.
     Float(f64),
+    /// An integer or bool value.
     Int(i128),
 }
 
 /// Element `i` of a typed byte slice (the caller checked the length).
-fn read_value(d: DType, b: &[u8], i: usize) -> Value {
+pub(super) fn read_value(d: DType, b: &[u8], i: usize) -> Value {
     let s = d.size();
     let e = &b[i * s..i * s + s];
     let mut w = [0u8; 8];
@@ -411,7 +413,7 @@ fn read_value(d: DType, b: &[u8], i: usize) -> Value {
 /// Writes `v` as element `i` of dtype `d` with XLA's conversion rules: float to integer
 /// truncates toward zero and saturates (NaN gives 0), integer to narrower integer wraps, to
 /// bool is `!= 0` (NaN is true), floats round to nearest even.
-fn write_value(d: DType, b: &mut [u8], i: usize, v: Value) {
+pub(super) fn write_value(d: DType, b: &mut [u8], i: usize, v: Value) {
     let s = d.size();
     let e = &mut b[i * s..i * s + s];
     macro_rules! int {

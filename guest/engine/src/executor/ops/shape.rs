@@ -816,10 +816,7 @@ pub(super) fn prepare_iota(sg: &Subgraph, node: &Node, dim: usize) -> Result<Pre
     if dim >= y.shape.rank() {
         return Err(invalid!("iota dimension {dim} for rank {}", y.shape.rank()));
     }
-    if !matches!(
-        y.dtype,
-        DType::F32 | DType::I32 | DType::I64 | DType::U32 | DType::I16 | DType::I8 | DType::U8
-    ) {
+    if !(y.dtype.is_int() || y.dtype.is_float()) {
         return Err(unsupported!("iota of {}", y.dtype));
     }
     Ok(Prepared::None)
@@ -834,15 +831,8 @@ pub(super) fn run_iota(ctx: &Ctx<'_>, dim: usize) -> Result<()> {
     let es = yi.dtype.size();
     let count = y.len() / es;
     for i in 0..count {
-        let v = ((i / inner.max(1)) % n.max(1)) as i64;
-        let e = &mut y[i * es..i * es + es];
-        match yi.dtype {
-            DType::F32 => e.copy_from_slice(&(v as f32).to_le_bytes()),
-            DType::I64 => e.copy_from_slice(&v.to_le_bytes()),
-            DType::I32 | DType::U32 => e.copy_from_slice(&(v as i32).to_le_bytes()),
-            DType::I16 => e.copy_from_slice(&(v as i16).to_le_bytes()),
-            _ => e[0] = v as u8,
-        }
+        let v = ((i / inner.max(1)) % n.max(1)) as i128;
+        super::elementwise::write_value(yi.dtype, y, i, super::elementwise::Value::Int(v));
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Latency of JAX/Flax fixtures in the engine (native, 1 thread):
 //! `cargo run --release -p cerebro-engine --example stablehlo_bench [ITERS]`.
 //! Compare with `python3 guest/engine/examples/stablehlo_bench_jax.py` (jax.jit, same inputs).
+//! Reports wall time and the process's CPU time per run (median): on a shared machine the CPU
+//! time leaves out the time spent waiting for a core.
 
 use cerebro_engine::loader::stablehlo::{load, load_with_params};
 use cerebro_engine::{DType, Model, TensorData};
@@ -20,6 +22,22 @@ const FIXTURES: &[(&str, &str, Option<&str>)] = &[
         None,
     ),
 ];
+
+/// CPU time consumed by this process, in µs.
+fn process_cpu_us() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e6 + ts.tv_nsec as f64 / 1e3
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
 
 fn main() {
     let iters: usize = std::env::args()
@@ -46,17 +64,20 @@ fn main() {
         for _ in 0..20 {
             m.run(&input).expect("run");
         }
-        let mut times = Vec::with_capacity(iters);
+        let mut wall = Vec::with_capacity(iters);
+        let mut cpu = Vec::with_capacity(iters);
         for _ in 0..iters {
+            let c = process_cpu_us();
             let t = Instant::now();
             m.run(&input).expect("run");
-            times.push(t.elapsed().as_secs_f64() * 1e6);
+            wall.push(t.elapsed().as_secs_f64() * 1e6);
+            cpu.push(process_cpu_us() - c);
         }
-        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let wall_median = median(&mut wall);
         println!(
-            "engine {name}: median {:.1} us, min {:.1} us ({iters} runs, input {:?})",
-            times[iters / 2],
-            times[0],
+            "engine {name}: median {wall_median:.1} us, min {:.1} us, cpu median {:.1} us ({iters} runs, input {:?})",
+            wall[0],
+            median(&mut cpu),
             x.shape
         );
     }

@@ -1,5 +1,6 @@
 # jax.jit latency of the same fixtures and inputs as stablehlo_bench.rs (CPU; XLA limited to one
-# thread by the caller's XLA_FLAGS, see BENCHMARKS.md).
+# thread by the caller's XLA_FLAGS, see BENCHMARKS.md). Reports wall time and the process's CPU
+# time per call (median; all threads of the process, so XLA's own threads count too).
 import sys, time, pathlib, numpy as np, jax
 from jax import export
 from flax import serialization
@@ -16,8 +17,13 @@ for name, folder in [("flax_encoder_block", "flax_encoder_block_export"), ("jax_
     f = jax.jit(exp.call)
     for _ in range(20):
         jax.block_until_ready(f(*args))
-    ts = []
+    ts, cpu = [], []
     for _ in range(iters):
-        t = time.perf_counter(); jax.block_until_ready(f(*args)); ts.append((time.perf_counter() - t) * 1e6)
+        c = time.process_time_ns()
+        t = time.perf_counter()
+        jax.block_until_ready(f(*args))
+        ts.append((time.perf_counter() - t) * 1e6)
+        cpu.append((time.process_time_ns() - c) / 1e3)
     ts.sort()
-    print(f"jax.jit {name}: median {ts[iters // 2]:.1f} us, min {ts[0]:.1f} us ({iters} runs, input {list(x.shape)})")
+    cpu.sort()
+    print(f"jax.jit {name}: median {ts[iters // 2]:.1f} us, min {ts[0]:.1f} us, cpu median {cpu[iters // 2]:.1f} us ({iters} runs, input {list(x.shape)})")

@@ -21,6 +21,26 @@ const FIXTURES: &[(&str, &str, Option<&str>)] = &[
         "jax_export/jax_cnn_export/model.jax_exported",
         None,
     ),
+    (
+        "flax_conv1d",
+        "jax_export/flax_conv1d_export/model.jax_exported",
+        Some("jax_export/flax_conv1d_export/variables.msgpack"),
+    ),
+    (
+        "flax_conv_transpose",
+        "jax_export/flax_conv_transpose_export/model.jax_exported",
+        Some("jax_export/flax_conv_transpose_export/variables.msgpack"),
+    ),
+    (
+        "jax_dilated_conv",
+        "jax_export/jax_dilated_conv_export/model.jax_exported",
+        None,
+    ),
+    (
+        "flax_pooling",
+        "jax_export/flax_pooling_export/model.jax_exported",
+        None,
+    ),
 ];
 
 /// CPU time consumed by this process, in µs.
@@ -45,7 +65,11 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models");
+    let only = std::env::var("STABLEHLO_BENCH_ONLY").ok();
     for (name, model, params) in FIXTURES {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
         let bytes = std::fs::read(dir.join(model)).expect("fixture model");
         let graph = match params {
             Some(p) => load_with_params(&bytes, &std::fs::read(dir.join(p)).expect("params")),
@@ -54,13 +78,20 @@ fn main() {
         .expect("load");
         let mut m = Model::new(graph).expect("plan");
         let run_dir = dir.join(model).parent().unwrap().to_path_buf();
-        let x = npy::read(run_dir.join("run0_input0.npy")).expect("input");
-        assert_eq!(x.dtype, npy::DType::F32);
-        let input = [TensorData {
-            dtype: DType::F32,
-            shape: &x.shape,
-            bytes: &x.data,
-        }];
+        let xs: Vec<npy::Array> = (0..)
+            .map(|i| run_dir.join(format!("run0_input{i}.npy")))
+            .take_while(|p| p.exists())
+            .map(|p| npy::read(p).expect("input"))
+            .collect();
+        assert!(xs.iter().all(|x| x.dtype == npy::DType::F32));
+        let input: Vec<TensorData> = xs
+            .iter()
+            .map(|x| TensorData {
+                dtype: DType::F32,
+                shape: &x.shape,
+                bytes: &x.data,
+            })
+            .collect();
         for _ in 0..20 {
             m.run(&input).expect("run");
         }
@@ -78,7 +109,7 @@ fn main() {
             "engine {name}: median {wall_median:.1} us, min {:.1} us, cpu median {:.1} us ({iters} runs, input {:?})",
             wall[0],
             median(&mut cpu),
-            x.shape
+            xs[0].shape
         );
     }
 }

@@ -6,14 +6,18 @@ from jax import export
 from flax import serialization
 iters = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 root = pathlib.Path(__file__).resolve().parents[3] / "tests/models/jax_export"
-for name, folder in [("flax_encoder_block", "flax_encoder_block_export"), ("jax_cnn", "jax_cnn_export")]:
-    d = root / folder
+names = ["flax_encoder_block", "jax_cnn", "flax_conv1d", "flax_conv_transpose", "jax_dilated_conv", "flax_pooling"]
+for name in names:
+    d = root / (name + "_export")
     exp = export.deserialize(bytearray((d / "model.jax_exported").read_bytes()))
-    x = np.load(d / "run0_input0.npy")
-    args = (x,)
+    xs = []
+    while (d / f"run0_input{len(xs)}.npy").exists():
+        xs.append(np.load(d / f"run0_input{len(xs)}.npy"))
+    x = xs[0]
+    args = tuple(xs)
     if (d / "variables.msgpack").exists():
         variables = serialization.msgpack_restore((d / "variables.msgpack").read_bytes())
-        args = (variables, x)
+        args = (variables, *xs)
     f = jax.jit(exp.call)
     for _ in range(20):
         jax.block_until_ready(f(*args))

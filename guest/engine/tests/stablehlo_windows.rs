@@ -222,7 +222,7 @@ fn run(text: &str, inputs: &[(&[usize], &[f32])]) -> Result<Vec<f32>, Error> {
 fn random_conv(rng: &mut Rng) -> Conv {
     loop {
         let s = rng.range(1, 3) as usize;
-        let groups = rng.range(1, 2) as usize;
+        let groups = rng.range(1, 3) as usize;
         let batch_mode = rng.range(0, 3) == 0;
         let (fg, bg) = if batch_mode { (1, groups) } else { (groups, 1) };
         let c = Conv {
@@ -252,7 +252,7 @@ fn random_conv(rng: &mut Rng) -> Conv {
 #[test]
 fn random_convolutions_match_the_spec_on_both_paths() {
     let mut rng = Rng(0x005e_ed0f_c0de);
-    for case in 0..150 {
+    for case in 0..300 {
         let c = random_conv(&mut rng);
         let x: Vec<f32> = (0..c.x_dims().iter().product::<usize>())
             .map(|_| rng.f32())

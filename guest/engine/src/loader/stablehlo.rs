@@ -19,9 +19,9 @@ use cerebro_stablehlo::ast::{
 
 use crate::error::{Error, Result};
 use crate::ir::{
-    Activation, AlignedBuf, BinaryOp, CompareOp, Conv2dAttrs, ConvNdAttrs, DType, DotGeneralAttrs,
-    Graph, Node, Op, PadMode, Padding2d, Pool2dAttrs, PoolKind, ReduceOp, Shape, Subgraph,
-    SubgraphId, TensorId, TensorInfo, TensorKind, UnaryOp, WindowDim,
+    Activation, AlignedBuf, BinaryOp, CompareOp, Conv2dAttrs, ConvNdAttrs, DType, DepthwiseAttrs,
+    DotGeneralAttrs, Graph, Node, Op, PadMode, Padding2d, Pool2dAttrs, PoolKind, ReduceOp, Shape,
+    Subgraph, SubgraphId, TensorId, TensorInfo, TensorKind, UnaryOp, WindowDim,
 };
 
 /// A splat constant (one value written for a whole tensor) may expand to at most this many
@@ -1029,6 +1029,15 @@ impl<'m> Lowerer<'m> {
             }
             "transpose" => {
                 let perm = attr_usizes(op, "permutation")?;
+                let x = self.value(op.operands[0])?;
+                let level = self.stack.len() - 1;
+                if let TensorKind::Constant(_) = self.stack[level].sub.tensors[x].kind {
+                    // Transposed at load (e.g. a transposed conv's kernel): stays a constant.
+                    let (d, s) = self.info(x);
+                    let t = self.permute(x, d, &s, &perm)?;
+                    self.define(op.results[0], t);
+                    return Ok(());
+                }
                 self.simple(op, Op::Transpose { perm })
             }
             "broadcast_in_dim" => self.broadcast_in_dim(op),
@@ -1062,6 +1071,17 @@ impl<'m> Lowerer<'m> {
                     }
                     begin[k] = s[k].saturating_sub(1);
                     stride[k] = -1;
+                }
+                // A reversed constant (a transposed conv's flipped kernel) stays a constant, so
+                // the kernels that want constant weights can take it.
+                let level = self.stack.len() - 1;
+                if let TensorKind::Constant(c) = self.stack[level].sub.tensors[x].kind {
+                    let (d, _) = self.info(x);
+                    let src = self.graph.constant_bytes(c).to_vec();
+                    let data = reverse_bytes(&src, d.size(), &s, &dims)?;
+                    let t = self.constant(d, &s, &data)?;
+                    self.define(op.results[0], t);
+                    return Ok(());
                 }
                 let out = self.result(op, 0)?;
                 self.node(
@@ -1530,6 +1550,22 @@ impl<'m> Lowerer<'m> {
             return Ok(());
         }
         let o = self.result(op, 0)?;
+        if matches!(d, DType::F16 | DType::BF16) {
+            // Reduced in f32, rounded once at the end.
+            let (xf, initf) = (
+                self.cast_to(x, DType::F32)?,
+                self.cast_to(init, DType::F32)?,
+            );
+            let (_, out) = self.info(o);
+            let t = self.new_activation(DType::F32, &out);
+            self.node(
+                Op::ReduceWindow { op: rop, window },
+                vec![Some(xf), Some(initf)],
+                vec![t],
+            );
+            self.node(Op::Cast, vec![Some(t)], vec![o]);
+            return Ok(());
+        }
         self.node(
             Op::ReduceWindow { op: rop, window },
             vec![Some(x), Some(init)],
@@ -1839,7 +1875,8 @@ impl<'m> Lowerer<'m> {
     }
 
     /// Emits an f32 convolution with a constant kernel over 1 or 2 spatial dims as `Conv2d`
-    /// (the packed GEMM) writing `out`; returns false (nothing emitted) for other convolutions.
+    /// (the packed GEMM), or `DepthwiseConv2d` when every group has one input channel, writing
+    /// `out`; returns false (nothing emitted) for other convolutions.
     /// 1-D convs get a unit height; lhs dilation and negative padding become a `Pad` (interior)
     /// and a `Slice` of the input; window reversal flips the constant kernel.
     fn conv_gemm_path(
@@ -1910,7 +1947,15 @@ impl<'m> Lowerer<'m> {
                 v.to_vec()
             }
         };
-        let w4 = self.constant(d, &lift(&ws), &kernel)?;
+        // One input channel per group: the depthwise kernel, filter `[1, kh, kw, out_c]`.
+        let depthwise = groups > 1 && groups == xs[s + 1] && ws[s + 1] == 1;
+        let w4 = if depthwise {
+            let ohwi = lift(&ws);
+            let filter = transpose_bytes(&kernel, d.size(), &ohwi, &[3, 1, 2, 0])?;
+            self.constant(d, &[1, ohwi[1], ohwi[2], ohwi[0]], &filter)?
+        } else {
+            self.constant(d, &lift(&ws), &kernel)?
+        };
         let x4 = if s == 1 {
             let t = self.new_activation(d, &lift(&xs));
             self.node(Op::Reshape, vec![Some(x)], vec![t]);
@@ -1943,7 +1988,20 @@ impl<'m> Lowerer<'m> {
         } else {
             out
         };
-        self.node(Op::Conv2d(attrs), vec![Some(x4), Some(w4), None], vec![o4]);
+        let op = if depthwise {
+            Op::DepthwiseConv2d(DepthwiseAttrs {
+                stride_h: attrs.stride_h,
+                stride_w: attrs.stride_w,
+                dilation_h: attrs.dilation_h,
+                dilation_w: attrs.dilation_w,
+                padding: attrs.padding,
+                depth_multiplier: ws[0] / groups,
+                activation: Activation::None,
+            })
+        } else {
+            Op::Conv2d(attrs)
+        };
+        self.node(op, vec![Some(x4), Some(w4), None], vec![o4]);
         if s == 1 {
             self.node(Op::Reshape, vec![Some(o4)], vec![out]);
         }

@@ -179,11 +179,7 @@ pub(super) fn prepare_conv_nd(sg: &Subgraph, node: &Node, a: &ConvNdAttrs) -> Re
             y.dtype
         ));
     }
-    if !matches!(
-        x.dtype,
-        DType::F32 | DType::I32 | DType::I64 | DType::I16 | DType::I8 | DType::U8 | DType::U32
-    ) || super::util::is_quantized(x)
-    {
+    if !window_dtype(x.dtype) || super::util::is_quantized(x) {
         return Err(unsupported!("general convolution on {}", x.dtype));
     }
     let (xd, wd, yd) = (x.shape.dims(), w.shape.dims(), y.shape.dims());
@@ -257,31 +253,100 @@ pub(super) fn prepare_conv_nd(sg: &Subgraph, node: &Node, a: &ConvNdAttrs) -> Re
     })))
 }
 
-/// Element arithmetic of the direct convolution (integers wrap, as StableHLO specifies).
-trait ConvElem: bytemuck::Pod + Default {
-    fn mul_add(acc: Self, a: Self, b: Self) -> Self;
+/// Element arithmetic of the windowed loops: integers wrap (StableHLO semantics), float max /
+/// min propagate NaN like `maximum` / `minimum`.
+trait WindowElem: bytemuck::Pod + Default {
+    fn add(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn max(self, o: Self) -> Self;
+    fn min(self, o: Self) -> Self;
 }
 
-impl ConvElem for f32 {
-    #[inline]
-    fn mul_add(acc: f32, a: f32, b: f32) -> f32 {
-        acc + a * b
-    }
-}
-
-macro_rules! wrapping_conv_elem {
+macro_rules! float_window_elem {
     ($($t:ty),*) => {$(
-        impl ConvElem for $t {
+        impl WindowElem for $t {
             #[inline]
-            fn mul_add(acc: $t, a: $t, b: $t) -> $t {
-                acc.wrapping_add(a.wrapping_mul(b))
+            fn add(self, o: Self) -> Self {
+                self + o
+            }
+            #[inline]
+            fn mul(self, o: Self) -> Self {
+                self * o
+            }
+            #[inline]
+            fn max(self, o: Self) -> Self {
+                if self.is_nan() || self > o { self } else { o }
+            }
+            #[inline]
+            fn min(self, o: Self) -> Self {
+                if self.is_nan() || self < o { self } else { o }
             }
         }
     )*};
 }
-wrapping_conv_elem!(i8, u8, i16, i32, u32, i64);
+float_window_elem!(f32, f64);
 
-fn conv_nd_typed<T: ConvElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
+macro_rules! int_window_elem {
+    ($($t:ty),*) => {$(
+        impl WindowElem for $t {
+            #[inline]
+            fn add(self, o: Self) -> Self {
+                self.wrapping_add(o)
+            }
+            #[inline]
+            fn mul(self, o: Self) -> Self {
+                self.wrapping_mul(o)
+            }
+            #[inline]
+            fn max(self, o: Self) -> Self {
+                Ord::max(self, o)
+            }
+            #[inline]
+            fn min(self, o: Self) -> Self {
+                Ord::min(self, o)
+            }
+        }
+    )*};
+}
+int_window_elem!(i8, u8, i16, u16, i32, u32, i64, u64);
+
+/// Runs `$f::<T>($args)` with `T` the element type of the numeric dtype `$d`.
+macro_rules! with_window_type {
+    ($d:expr, $f:ident($($a:expr),*), $what:expr) => {
+        match $d {
+            DType::F32 => $f::<f32>($($a),*),
+            DType::F64 => $f::<f64>($($a),*),
+            DType::I8 => $f::<i8>($($a),*),
+            DType::U8 => $f::<u8>($($a),*),
+            DType::I16 => $f::<i16>($($a),*),
+            DType::U16 => $f::<u16>($($a),*),
+            DType::I32 => $f::<i32>($($a),*),
+            DType::U32 => $f::<u32>($($a),*),
+            DType::I64 => $f::<i64>($($a),*),
+            DType::U64 => $f::<u64>($($a),*),
+            d => Err(unsupported!("{} on {d}", $what)),
+        }
+    };
+}
+
+/// Element types the windowed loops run on (besides bool for reduce_window).
+fn window_dtype(d: DType) -> bool {
+    matches!(
+        d,
+        DType::F32
+            | DType::F64
+            | DType::I8
+            | DType::U8
+            | DType::I16
+            | DType::U16
+            | DType::I32
+            | DType::U32
+            | DType::I64
+            | DType::U64
+    )
+}
+
+fn conv_nd_typed<T: WindowElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
     let x = ctx.input_as::<T>(0)?;
     let w = ctx.input_as::<T>(1)?;
     let y = ctx.output_as::<T>(0)?;
@@ -319,7 +384,7 @@ fn conv_nd_typed<T: ConvElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
                         let ws = &w[ws..ws + p.cg];
                         let mut acc = *o;
                         for (a, b) in xs.iter().zip(ws) {
-                            acc = T::mul_add(acc, *a, *b);
+                            acc = acc.add(a.mul(*b));
                         }
                         *o = acc;
                     }
@@ -331,16 +396,11 @@ fn conv_nd_typed<T: ConvElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
 }
 
 pub(super) fn run_conv_nd(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
-    match ctx.in_info(0)?.dtype {
-        DType::F32 => conv_nd_typed::<f32>(ctx, p),
-        DType::I32 => conv_nd_typed::<i32>(ctx, p),
-        DType::I64 => conv_nd_typed::<i64>(ctx, p),
-        DType::I16 => conv_nd_typed::<i16>(ctx, p),
-        DType::I8 => conv_nd_typed::<i8>(ctx, p),
-        DType::U8 => conv_nd_typed::<u8>(ctx, p),
-        DType::U32 => conv_nd_typed::<u32>(ctx, p),
-        d => Err(unsupported!("general convolution on {d}")),
-    }
+    with_window_type!(
+        ctx.in_info(0)?.dtype,
+        conv_nd_typed(ctx, p),
+        "general convolution"
+    )
 }
 
 // ---------------------------------------------------------------- reduce_window
@@ -372,13 +432,13 @@ pub(super) fn prepare_reduce_window(
     }
     let ok = match x.dtype {
         DType::Bool => matches!(op, ReduceOp::Any | ReduceOp::All),
-        DType::F32 | DType::I32 | DType::I64 | DType::I16 | DType::I8 | DType::U8 | DType::U32 => {
-            matches!(
-                op,
-                ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod
-            )
+        d => {
+            window_dtype(d)
+                && matches!(
+                    op,
+                    ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod
+                )
         }
-        _ => false,
     };
     if !ok || super::util::is_quantized(x) {
         return Err(unsupported!("reduce_window {op:?} on {}", x.dtype));
@@ -458,56 +518,29 @@ fn reduce_window_typed<T: bytemuck::Pod>(
     Ok(())
 }
 
-/// Max / min that propagate NaN (StableHLO `maximum` / `minimum`).
-fn max_f32(a: f32, b: f32) -> f32 {
-    if a.is_nan() || a > b {
-        a
-    } else {
-        b
+/// `reduce_window` with one of the numeric reductions on `T`.
+fn reduce_window_numeric<T: WindowElem>(
+    ctx: &Ctx<'_>,
+    p: &ReduceWindowPlan,
+    op: ReduceOp,
+) -> Result<()> {
+    match op {
+        ReduceOp::Sum => reduce_window_typed::<T>(ctx, p, T::add),
+        ReduceOp::Prod => reduce_window_typed::<T>(ctx, p, T::mul),
+        ReduceOp::Max => reduce_window_typed::<T>(ctx, p, T::max),
+        ReduceOp::Min => reduce_window_typed::<T>(ctx, p, T::min),
+        other => Err(unsupported!("reduce_window {other:?} on numbers")),
     }
-}
-
-fn min_f32(a: f32, b: f32) -> f32 {
-    if a.is_nan() || a < b {
-        a
-    } else {
-        b
-    }
-}
-
-macro_rules! reduce_window_int {
-    ($ctx:expr, $p:expr, $op:expr, $t:ty) => {
-        match $op {
-            ReduceOp::Sum => reduce_window_typed::<$t>($ctx, $p, |a, b| a.wrapping_add(b)),
-            ReduceOp::Prod => reduce_window_typed::<$t>($ctx, $p, |a, b| a.wrapping_mul(b)),
-            ReduceOp::Max => reduce_window_typed::<$t>($ctx, $p, |a, b| a.max(b)),
-            ReduceOp::Min => reduce_window_typed::<$t>($ctx, $p, |a, b| a.min(b)),
-            other => Err(unsupported!("reduce_window {other:?} on integers")),
-        }
-    };
 }
 
 pub(super) fn run_reduce_window(ctx: &Ctx<'_>, op: ReduceOp, p: &ReduceWindowPlan) -> Result<()> {
     match ctx.in_info(0)?.dtype {
-        DType::F32 => match op {
-            ReduceOp::Sum => reduce_window_typed::<f32>(ctx, p, |a, b| a + b),
-            ReduceOp::Prod => reduce_window_typed::<f32>(ctx, p, |a, b| a * b),
-            ReduceOp::Max => reduce_window_typed::<f32>(ctx, p, max_f32),
-            ReduceOp::Min => reduce_window_typed::<f32>(ctx, p, min_f32),
-            other => Err(unsupported!("reduce_window {other:?} on f32")),
-        },
         DType::Bool => match op {
             ReduceOp::Any => reduce_window_typed::<u8>(ctx, p, |a, b| a | b),
             ReduceOp::All => reduce_window_typed::<u8>(ctx, p, |a, b| a & b),
             other => Err(unsupported!("reduce_window {other:?} on bool")),
         },
-        DType::I32 => reduce_window_int!(ctx, p, op, i32),
-        DType::I64 => reduce_window_int!(ctx, p, op, i64),
-        DType::I16 => reduce_window_int!(ctx, p, op, i16),
-        DType::I8 => reduce_window_int!(ctx, p, op, i8),
-        DType::U8 => reduce_window_int!(ctx, p, op, u8),
-        DType::U32 => reduce_window_int!(ctx, p, op, u32),
-        d => Err(unsupported!("reduce_window on {d}")),
+        d => with_window_type!(d, reduce_window_numeric(ctx, p, op), "reduce_window"),
     }
 }
 

@@ -153,6 +153,10 @@ fn boot_once(
     let builder = VmBuilder::new(config.clone()).map_err(enclave_failure)?;
     let created = builder.created_at();
     let mut vm = builder.start(kernel).map_err(enclave_failure)?;
+    if std::ptr::eq(kernel, cerebro_guest_image::KERNEL) {
+        // The guest has its copy: the VMM need not keep the embedded image resident.
+        cerebro_guest_image::release_resident_pages();
+    }
     let console_log = vm.console().clone();
     let ready_at = match vm.wait_ready() {
         Ok(at) => at,

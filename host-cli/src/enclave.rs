@@ -67,6 +67,10 @@ impl EnclaveBackend {
         let config = enclave_config(target)?;
         let enclave = Enclave::start(config)
             .map_err(|e| CliError::enclave(format!("cannot start the enclave: {e}")))?;
+        if target.kernel.is_none() {
+            // The guest has its copy: the VMM need not keep the embedded image resident.
+            cerebro_guest_image::release_resident_pages();
+        }
         Ok(EnclaveBackend {
             enclave,
             model: None,

@@ -10,11 +10,15 @@ mod ctx;
 pub mod kernels;
 mod ops;
 mod plan;
+mod regions;
 
 use alloc::vec::Vec;
 
 use crate::error::Result;
-use crate::ir::{AlignedBuf, DType, Graph, Op, SubgraphId, TensorData, TensorInfo};
+use crate::ir::{
+    AlignedBuf, DType, Graph, Op, ScatterAttrs, ScatterCombiner, SortComparator, SubgraphId,
+    TensorData, TensorInfo,
+};
 use crate::{bad_input, invalid, too_large};
 
 pub(crate) use ctx::Ctx;
@@ -237,6 +241,20 @@ impl Model {
                     }
                 }
                 Op::ReadVariable | Op::AssignVariable => self.run_variable_op(sub, node_index)?,
+                Op::Scatter(ScatterAttrs {
+                    combiner: ScatterCombiner::Region(region),
+                    ..
+                }) => {
+                    let region = *region;
+                    self.run_scatter_region(sub, step, region)?
+                }
+                Op::Sort {
+                    comparator: SortComparator::Region(region),
+                    ..
+                } => {
+                    let region = *region;
+                    self.run_sort_region(sub, step, region)?
+                }
                 _ => self.run_step(sub, step)?,
             }
         }

@@ -6,7 +6,7 @@ use core::ops::Range;
 use super::ops::{self, Prepared};
 use super::MAX_ARENA_BYTES;
 use crate::error::Result;
-use crate::ir::{ConstId, Graph, Op, SubgraphId, TensorKind};
+use crate::ir::{ConstId, Graph, Op, ScatterCombiner, SortComparator, SubgraphId, TensorKind};
 use crate::{invalid, too_large};
 
 /// Where a tensor's bytes live while running.
@@ -108,6 +108,15 @@ fn check_call_graph(graph: &Graph) -> Result<()> {
                     v.push(body)
                 }
                 Op::CallOnce { init } => v.push(init),
+                Op::Scatter(ref a) => {
+                    if let ScatterCombiner::Region(r) = a.combiner {
+                        v.push(r)
+                    }
+                }
+                Op::Sort {
+                    comparator: SortComparator::Region(r),
+                    ..
+                } => v.push(r),
                 _ => {}
             }
         }

@@ -351,6 +351,98 @@ pub struct DotGeneralAttrs {
     pub rhs_contract: Vec<usize>,
 }
 
+/// Dimension numbers of a StableHLO-style gather: each index vector of the indices tensor picks
+/// the start of one slice of the operand (clamped so the slice stays in bounds).
+///
+/// Inputs: operand, start indices (i32/i64). Output dims: the index batch dims (every indices
+/// dim but `index_vector_dim`, in order) interleaved with the slice dims at `offset_dims`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatherAttrs {
+    /// Output dims that hold the slice's (non-collapsed, non-batching) operand dims, ascending.
+    pub offset_dims: Vec<usize>,
+    /// Operand dims whose slice size is 1 and which do not appear in the output.
+    pub collapsed_slice_dims: Vec<usize>,
+    /// Operand dims indexed by the matching `start_indices_batching_dims` position.
+    pub operand_batching_dims: Vec<usize>,
+    /// Indices dims paired with `operand_batching_dims`.
+    pub start_indices_batching_dims: Vec<usize>,
+    /// Operand dim that each component of an index vector starts.
+    pub start_index_map: Vec<usize>,
+    /// Indices dim holding the index vectors (= indices rank: implicit trailing dim of size 1).
+    pub index_vector_dim: usize,
+    /// Slice extent per operand dim.
+    pub slice_sizes: Vec<usize>,
+}
+
+/// How a scatter combines the element already in the result with an update element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScatterCombiner {
+    /// The update replaces the element.
+    Replace,
+    /// element + update (logical or on bool).
+    Add,
+    /// element · update (logical and on bool).
+    Mul,
+    /// max(element, update).
+    Max,
+    /// min(element, update).
+    Min,
+    /// Any computation: the subgraph takes (elements..., updates...) as scalars and returns the
+    /// new elements; node inputs past the scatter's own are passed to it after them.
+    Region(SubgraphId),
+}
+
+/// Dimension numbers of a StableHLO-style scatter: every update element lands at
+/// start + batching + window index in the result; elements that fall outside are skipped.
+///
+/// Inputs: n operands, the indices (i32/i64), n updates, then captured values of a region
+/// combiner. Outputs: n results shaped like the operands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScatterAttrs {
+    /// Update dims that walk the window, ascending.
+    pub update_window_dims: Vec<usize>,
+    /// Operand dims of window size 1 absent from the updates.
+    pub inserted_window_dims: Vec<usize>,
+    /// Operand dims indexed by the matching `scatter_indices_batching_dims` position.
+    pub input_batching_dims: Vec<usize>,
+    /// Indices dims paired with `input_batching_dims`.
+    pub scatter_indices_batching_dims: Vec<usize>,
+    /// Operand dim that each component of an index vector starts.
+    pub scatter_dims_to_operand_dims: Vec<usize>,
+    /// Indices dim holding the index vectors (= indices rank: implicit trailing dim of size 1).
+    pub index_vector_dim: usize,
+    /// How updates are combined.
+    pub combiner: ScatterCombiner,
+}
+
+/// How a float sort key is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatOrder {
+    /// IEEE `<` (NaN compares false both ways).
+    Ieee,
+    /// IEEE 754 totalOrder (−NaN < −∞ < … < −0 < +0 < … < +∞ < +NaN).
+    Total,
+    /// totalOrder after mapping −0 to +0 and every NaN to +NaN (JAX's comparator): NaNs last.
+    NanLast,
+}
+
+/// The comparator of a [`Op::Sort`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortComparator {
+    /// Compare the elements of input `key` (integers by their dtype's order).
+    Key {
+        /// Input whose elements are compared.
+        key: usize,
+        /// Largest first.
+        descending: bool,
+        /// Order of float keys.
+        float_order: FloatOrder,
+    },
+    /// Any comparator: the subgraph takes (a0, b0, a1, b1, ...) as scalars and returns a bool
+    /// scalar "a before b"; node inputs past the sorted ones are passed to it after them.
+    Region(SubgraphId),
+}
+
 /// Every operation the executor knows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -499,6 +591,23 @@ pub enum Op {
     },
     /// Gathers slices addressed by the last dim of the indices (TF gather_nd).
     GatherNd,
+    /// StableHLO gather: slices of input 0 starting at the index vectors of input 1.
+    GatherSlices(GatherAttrs),
+    /// StableHLO scatter (see [`ScatterAttrs`] for inputs and outputs).
+    Scatter(ScatterAttrs),
+    /// Sorts n inputs together along `dim` by the comparator (stable); n outputs.
+    Sort {
+        /// Dimension sorted.
+        dim: usize,
+        /// Order.
+        comparator: SortComparator,
+    },
+    /// Slice of input 0 of the output's shape starting at the scalar i32/i64 inputs 1.. (one
+    /// per dim), each clamped so the slice stays in bounds.
+    DynamicSlice,
+    /// Input 0 with input 1 written at the scalar start inputs 2.. (clamped like
+    /// [`Op::DynamicSlice`]).
+    DynamicUpdateSlice,
     /// Repeats the input `multiples[i]` times along each dim.
     Tile {
         /// Repeats per dim.
@@ -609,6 +718,11 @@ impl Op {
             Op::Pad { .. } => "Pad",
             Op::Gather { .. } => "Gather",
             Op::GatherNd => "GatherNd",
+            Op::GatherSlices(_) => "GatherSlices",
+            Op::Scatter(_) => "Scatter",
+            Op::Sort { .. } => "Sort",
+            Op::DynamicSlice => "DynamicSlice",
+            Op::DynamicUpdateSlice => "DynamicUpdateSlice",
             Op::Tile { .. } => "Tile",
             Op::BroadcastTo => "BroadcastTo",
             Op::Resize { .. } => "Resize",

@@ -18,6 +18,8 @@ use cerebro_stablehlo::ast::{
 };
 
 use crate::error::{Error, Result};
+
+mod indexing;
 use crate::ir::{
     Activation, AlignedBuf, BinaryOp, CompareOp, Conv2dAttrs, ConvNdAttrs, DType, DepthwiseAttrs,
     DotGeneralAttrs, Graph, Node, Op, PadMode, Padding2d, Pool2dAttrs, PoolKind, ReduceOp, Shape,
@@ -412,7 +414,12 @@ fn check_arity(base: &str, op: &HloOp) -> Result<()> {
         "select" | "clamp" | "dynamic_conv" => (3, true),
         "dynamic_pad" => (5, true),
         "reduce" | "reduce_window" => (2, false),
-        "dynamic_slice" | "if" | "case" | "concatenate" => (1, false),
+        "dynamic_slice" | "if" | "case" | "concatenate" | "sort" => (1, false),
+        "scatter" => (3, false),
+        "dynamic_update_slice" => (2, false),
+        "dynamic_iota" | "get_dimension_size" => (1, true),
+        "dynamic_reshape" | "dynamic_broadcast_in_dim" => (2, true),
+        "dynamic_gather" => (3, true),
         "while" | "func.call" | "composite" | "optimization_barrier" => (0, false),
         // Ops without a lowering are refused by name later.
         _ => return Ok(()),
@@ -913,6 +920,11 @@ impl<'m> Lowerer<'m> {
     fn op(&mut self, op: &'m HloOp) -> Result<()> {
         let base = op.name.strip_prefix("stablehlo.").unwrap_or(&op.name);
         check_arity(base, op)?;
+        self.lower_as(op, base)
+    }
+
+    /// Lower `op` as the op named `base` (its operands and attributes already checked).
+    fn lower_as(&mut self, op: &'m HloOp, base: &str) -> Result<()> {
         let unary = |u: UnaryOp| Op::Unary(u);
         let binary = |b: BinaryOp| Op::Binary {
             op: b,
@@ -1121,6 +1133,13 @@ impl<'m> Lowerer<'m> {
                 Ok(())
             }
             "dynamic_slice" => self.dynamic_slice(op),
+            "dynamic_update_slice" => self.dynamic_update_slice(op),
+            "scatter" => self.scatter(op),
+            "sort" => self.sort(op),
+            "dynamic_iota"
+            | "dynamic_reshape"
+            | "dynamic_broadcast_in_dim"
+            | "get_dimension_size" => self.static_dynamic(op, base),
             "concatenate" => {
                 let axis = op
                     .attr("dimension")
@@ -1206,7 +1225,7 @@ impl<'m> Lowerer<'m> {
                 self.convolution(op, Some(padding))
             }
             "triangular_solve" => self.triangular_solve(op),
-            "gather" => self.gather(op),
+            "gather" | "dynamic_gather" => self.gather(op),
             "while" => self.while_(op),
             "if" | "case" => self.if_(op),
             "func.call" | "composite" => {
@@ -1384,41 +1403,6 @@ impl<'m> Lowerer<'m> {
                 _ => None,
             })
             .collect()
-    }
-
-    /// `dynamic_slice` whose start indices are constants becomes a slice (starts clamped into
-    /// range as StableHLO specifies).
-    fn dynamic_slice(&mut self, op: &HloOp) -> Result<()> {
-        let x = self.value(op.operands[0])?;
-        let (_, s) = self.info(x);
-        let sizes = attr_usizes(op, "slice_sizes")?;
-        if sizes.len() != s.len() || op.operands.len() != s.len() + 1 {
-            return Err(Error::Invalid(
-                "dynamic_slice operands do not match the rank".into(),
-            ));
-        }
-        let mut begin = Vec::new();
-        for (k, v) in op.operands[1..].iter().enumerate() {
-            let t = self.value(*v)?;
-            let start = self.const_int(t).ok_or_else(|| {
-                Error::Unsupported("dynamic_slice with computed start indices".into())
-            })?;
-            let max = s[k]
-                .checked_sub(sizes[k])
-                .ok_or_else(|| Error::Invalid("slice larger than operand".into()))?;
-            begin.push((start.max(0) as usize).min(max));
-        }
-        let out = self.result(op, 0)?;
-        self.node(
-            Op::Slice {
-                begin,
-                stride: vec![1; s.len()],
-                slice_shape: sizes,
-            },
-            vec![Some(x)],
-            vec![out],
-        );
-        Ok(())
     }
 
     /// JAX's argmax/argmin: `reduce((x, iota) init: (±inf, 0))` with a compare-and-select body.
@@ -2180,74 +2164,6 @@ impl<'m> Lowerer<'m> {
             vec![t],
         );
         Ok(t)
-    }
-
-    /// `x[idx]`-style gathers along one axis become [`Op::Gather`].
-    fn gather(&mut self, op: &HloOp) -> Result<()> {
-        let Some(Attr::Gather(g)) = op.attr("dimension_numbers") else {
-            return Err(Error::Malformed("gather without dimension numbers".into()));
-        };
-        let x = self.value(op.operands[0])?;
-        let idx = self.value(op.operands[1])?;
-        let (_, xs) = self.info(x);
-        let (id, is) = self.info(idx);
-        let sizes = attr_usizes(op, "slice_sizes")?;
-        let unsupported = || Error::Unsupported("this gather shape".into());
-        if g.start_index_map.len() != 1
-            || g.collapsed_slice_dims != g.start_index_map
-            || !g.operand_batching_dims.is_empty()
-        {
-            return Err(unsupported());
-        }
-        let a = usize::try_from(g.start_index_map[0]).map_err(|_| unsupported())?;
-        let ivd = usize::try_from(g.index_vector_dim).map_err(|_| unsupported())?;
-        if a >= xs.len()
-            || sizes.len() != xs.len()
-            || sizes
-                .iter()
-                .enumerate()
-                .any(|(i, &sz)| if i == a { sz != 1 } else { sz != xs[i] })
-        {
-            return Err(unsupported());
-        }
-        // Indices: drop the index vector dim (size 1) if present.
-        let batch: Vec<usize> = if ivd < is.len() {
-            if is[ivd] != 1 {
-                return Err(unsupported());
-            }
-            is.iter()
-                .enumerate()
-                .filter(|(i, _)| *i != ivd)
-                .map(|(_, &v)| v)
-                .collect()
-        } else {
-            is.clone()
-        };
-        let nb = batch.len();
-        let expected: Vec<i64> = (0..a)
-            .chain(a + nb..xs.len() - 1 + nb)
-            .map(|v| v as i64)
-            .collect();
-        if g.offset_dims != expected {
-            return Err(unsupported());
-        }
-        let idx = if batch != is {
-            let t = self.new_activation(id, &batch);
-            self.node(Op::Reshape, vec![Some(idx)], vec![t]);
-            t
-        } else {
-            idx
-        };
-        let o = self.result(op, 0)?;
-        self.node(
-            Op::Gather {
-                axis: a,
-                batch_dims: 0,
-            },
-            vec![Some(x), Some(idx)],
-            vec![o],
-        );
-        Ok(())
     }
 
     /// Lower a region into a new subgraph with `args` as its first inputs. Returns the subgraph

@@ -2,6 +2,7 @@
 
 mod dot;
 mod elementwise;
+pub(crate) mod indexing;
 mod linalg;
 pub(crate) mod nn;
 mod quantized;
@@ -10,6 +11,7 @@ mod reduce;
 mod resize;
 mod scalar;
 mod shape;
+pub(crate) mod sort;
 mod util;
 mod window;
 
@@ -53,6 +55,12 @@ pub(crate) enum Prepared {
     ReduceWindow(Box<window::ReduceWindowPlan>),
     /// Triangular solve sizes and options.
     Triangular(linalg::TriangularPlan, linalg::Triangular),
+    /// StableHLO gather plan.
+    Gather(Box<indexing::GatherPlan>),
+    /// StableHLO scatter plan.
+    Scatter(Box<indexing::ScatterPlan>),
+    /// Sort plan.
+    Sort(Box<sort::SortPlan>),
 }
 
 /// Checks a node's arity.
@@ -242,6 +250,22 @@ pub(crate) fn prepare(graph: &Graph, sg: &Subgraph, node: &Node) -> Result<(Prep
             arity(node, 2..=2, 1)?;
             shape::prepare_gather_nd(sg, node)?
         }
+        Op::GatherSlices(a) => {
+            arity(node, 2..=2, 1)?;
+            indexing::prepare_gather(sg, node, a)?
+        }
+        Op::Scatter(a) => indexing::prepare_scatter(graph, sg, node, a)?,
+        Op::Sort { dim, comparator } => {
+            return sort::prepare_sort(graph, sg, node, *dim, *comparator);
+        }
+        Op::DynamicSlice => {
+            arity(node, 1..=1 + util::MAX_RANK, 1)?;
+            indexing::prepare_dynamic_slice(sg, node)?
+        }
+        Op::DynamicUpdateSlice => {
+            arity(node, 2..=2 + util::MAX_RANK, 1)?;
+            indexing::prepare_dynamic_update_slice(sg, node)?
+        }
         Op::Tile { multiples } => {
             arity(node, 1..=2, 1)?;
             shape::prepare_tile(sg, node, multiples)?
@@ -378,6 +402,20 @@ pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()>
         } => shape::run_pad(ctx, before, interior, *mode),
         Op::Gather { axis, batch_dims } => shape::run_gather(ctx, *axis, *batch_dims),
         Op::GatherNd => shape::run_gather_nd(ctx),
+        Op::GatherSlices(_) => match prepared {
+            Prepared::Gather(p) => indexing::run_gather(ctx, p),
+            _ => Err(invalid!("gather not prepared")),
+        },
+        Op::Scatter(a) => match prepared {
+            Prepared::Scatter(p) => indexing::run_scatter(ctx, a, p),
+            _ => Err(invalid!("scatter not prepared")),
+        },
+        Op::Sort { comparator, .. } => match prepared {
+            Prepared::Sort(p) => sort::run_sort(ctx, p, *comparator),
+            _ => Err(invalid!("sort not prepared")),
+        },
+        Op::DynamicSlice => indexing::run_dynamic_slice(ctx),
+        Op::DynamicUpdateSlice => indexing::run_dynamic_update_slice(ctx),
         Op::Tile { .. } => shape::run_tile(ctx),
         Op::BroadcastTo => shape::run_broadcast(ctx, prepared),
         Op::Resize {

@@ -586,7 +586,8 @@ pub(super) fn prepare_gather(
     Ok(Prepared::None)
 }
 
-fn read_index(d: DType, b: &[u8], k: usize) -> Option<i64> {
+/// Index `k` of an i32/i64/u32 index tensor.
+pub(super) fn read_index(d: DType, b: &[u8], k: usize) -> Option<i64> {
     match d {
         DType::I32 => b
             .get(4 * k..4 * k + 4)
@@ -594,6 +595,9 @@ fn read_index(d: DType, b: &[u8], k: usize) -> Option<i64> {
         DType::I64 => b
             .get(8 * k..8 * k + 8)
             .map(|e| i64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]])),
+        DType::U32 => b
+            .get(4 * k..4 * k + 4)
+            .map(|e| i64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]]))),
         _ => None,
     }
 }

@@ -425,7 +425,7 @@ impl<'a> Parser<'a> {
                     Attr::Int(i128::from(int(&v)?), I64),
                 )]
             }
-            ("stablehlo.concatenate", "dim") => {
+            ("stablehlo.concatenate" | "stablehlo.get_dimension_size", "dim") => {
                 vec![named("dimension", Attr::Int(i128::from(int(&v)?), I64))]
             }
             ("stablehlo.broadcast_in_dim" | "stablehlo.dynamic_broadcast_in_dim", "dims") => {

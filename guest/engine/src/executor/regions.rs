@@ -178,13 +178,13 @@ impl Model {
                         m.run_subgraph(region)?;
                         Ok(m.tensor_bytes(region, verdict)?.iter().any(|&b| b != 0))
                     })?;
-                    for k in 0..n {
+                    for (k, (&y, &es)) in node.outputs.iter().zip(&es).enumerate() {
                         let x = input(node, k)?;
                         for (j, &s) in perm.iter().enumerate() {
                             m.copy_element(
                                 (sub, x, plan.at(o, i, s)),
-                                (sub, node.outputs[k], plan.at(o, i, j)),
-                                es[k],
+                                (sub, y, plan.at(o, i, j)),
+                                es,
                             )?;
                         }
                     }

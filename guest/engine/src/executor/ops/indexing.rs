@@ -171,137 +171,192 @@ pub(crate) struct GatherPlan {
     window: Vec<BoxDim>,
 }
 
+/// Dimension numbers shared by gather and scatter, named as the op names them.
+struct IndexDims<'a> {
+    /// Dims of the other tensor (gather output / scatter updates) that walk the window.
+    window: (&'static str, &'a [usize]),
+    /// Operand dims of window size 1 absent from the other tensor.
+    removed: (&'static str, &'a [usize]),
+    /// Operand batching dims and the indices dims they pair with.
+    operand_batching: (&'static str, &'a [usize]),
+    indices_batching: (&'static str, &'a [usize]),
+    /// Operand dim each index vector component starts.
+    index_map: (&'static str, &'a [usize]),
+    index_vector_dim: usize,
+}
+
+/// How gather and scatter walk their tensors, checked against the shapes.
+struct IndexLayout {
+    /// Index batch dims: extent, indices stride, stride in the other tensor.
+    batch: Vec<BoxDim>,
+    /// Stride of the index vector's components in the indices.
+    component_stride: usize,
+    /// Operand batching dims: position among the batch dims, operand dim.
+    batching: Vec<(usize, usize)>,
+    /// The window: dim of the other tensor, operand dim.
+    window: Vec<(usize, usize)>,
+}
+
+/// Checks the dimension numbers of a gather or scatter with operand dims `xd`, indices dims
+/// `id` and other-tensor dims `od` (everything except the window extents, which differ).
+fn index_layout(
+    what: &str,
+    xd: &[usize],
+    id: &[usize],
+    od: &[usize],
+    d: &IndexDims<'_>,
+) -> Result<IndexLayout> {
+    check_rank(what, xd.len())?;
+    check_rank(what, id.len())?;
+    check_rank(what, od.len())?;
+    let r = xd.len();
+    check_dims(d.window.0, d.window.1, od.len(), true)?;
+    check_dims(d.removed.0, d.removed.1, r, true)?;
+    check_dims(d.operand_batching.0, d.operand_batching.1, r, true)?;
+    check_dims(d.index_map.0, d.index_map.1, r, false)?;
+    check_dims(d.indices_batching.0, d.indices_batching.1, id.len(), false)?;
+    if let Some(k) = d
+        .removed
+        .1
+        .iter()
+        .chain(d.index_map.1)
+        .find(|k| d.operand_batching.1.contains(k))
+    {
+        return Err(invalid!(
+            "{what}: operand batching dim {k} is also in {} or {}",
+            d.removed.0,
+            d.index_map.0
+        ));
+    }
+    let ivd = d.index_vector_dim;
+    let (bdims, bstrides, component_stride) = index_batch(id, ivd, d.index_map.1.len())?;
+    if d.operand_batching.1.len() != d.indices_batching.1.len() {
+        return Err(invalid!(
+            "{} {:?} and {} {:?} differ in length",
+            d.operand_batching.0,
+            d.operand_batching.1,
+            d.indices_batching.0,
+            d.indices_batching.1
+        ));
+    }
+    let mut batching = Vec::new();
+    for (&xk, &ik) in d.operand_batching.1.iter().zip(d.indices_batching.1) {
+        if ik == ivd || xd[xk] != id[ik] {
+            return Err(invalid!(
+                "{what}: batching dims {xk} (operand) and {ik} (indices) do not pair"
+            ));
+        }
+        batching.push((batch_position(ik, ivd), xk));
+    }
+    // Window operand dims: neither removed nor batching, in order.
+    let window_operand: Vec<usize> = (0..r)
+        .filter(|k| !d.removed.1.contains(k) && !d.operand_batching.1.contains(k))
+        .collect();
+    if window_operand.len() != d.window.1.len() || od.len() != bdims.len() + window_operand.len() {
+        return Err(invalid!(
+            "{what}: {od:?} does not have {} batch and {} window dims",
+            bdims.len(),
+            window_operand.len()
+        ));
+    }
+    let ost = strides(od);
+    let other_batch = (0..od.len()).filter(|k| !d.window.1.contains(k));
+    let mut batch = Vec::new();
+    for (j, k) in other_batch.enumerate() {
+        if od[k] != bdims[j] {
+            return Err(invalid!(
+                "{what}: dim {k} is {}, the indices' batch dim is {}",
+                od[k],
+                bdims[j]
+            ));
+        }
+        batch.push((bdims[j], bstrides[j], ost[k]));
+    }
+    Ok(IndexLayout {
+        batch,
+        component_stride,
+        batching,
+        window: d.window.1.iter().copied().zip(window_operand).collect(),
+    })
+}
+
 pub(super) fn prepare_gather(sg: &Subgraph, node: &Node, a: &GatherAttrs) -> Result<Prepared> {
     let x = info(sg, node, 0)?;
     let idx = info(sg, node, 1)?;
     let y = out_info(sg, node, 0)?;
     same_dtype(x, y)?;
     check_index_dtype(idx)?;
-    let xd = x.shape.dims();
-    let id = idx.shape.dims();
-    let yd = y.shape.dims();
-    check_rank("gather operand", xd.len())?;
-    check_rank("gather indices", id.len())?;
-    check_rank("gather output", yd.len())?;
-    let r = xd.len();
-    if a.slice_sizes.len() != r {
+    let (xd, yd) = (x.shape.dims(), y.shape.dims());
+    if a.slice_sizes.len() != xd.len() {
         return Err(invalid!(
-            "slice_sizes {:?} for an operand of rank {r}",
-            a.slice_sizes
+            "slice_sizes {:?} for an operand of rank {}",
+            a.slice_sizes,
+            xd.len()
         ));
     }
-    for (d, (&s, &n)) in a.slice_sizes.iter().zip(xd).enumerate() {
+    for (k, (&s, &n)) in a.slice_sizes.iter().zip(xd).enumerate() {
         if s > n {
             return Err(invalid!(
-                "slice size {s} of dim {d} exceeds the operand's {n}"
+                "slice size {s} of dim {k} exceeds the operand's {n}"
             ));
         }
     }
-    check_dims("collapsed_slice_dims", &a.collapsed_slice_dims, r, true)?;
-    check_dims("operand_batching_dims", &a.operand_batching_dims, r, true)?;
-    check_dims("start_index_map", &a.start_index_map, r, false)?;
-    check_dims(
-        "start_indices_batching_dims",
-        &a.start_indices_batching_dims,
-        id.len(),
-        false,
+    let layout = index_layout(
+        "gather",
+        xd,
+        idx.shape.dims(),
+        yd,
+        &IndexDims {
+            window: ("offset_dims", &a.offset_dims),
+            removed: ("collapsed_slice_dims", &a.collapsed_slice_dims),
+            operand_batching: ("operand_batching_dims", &a.operand_batching_dims),
+            indices_batching: (
+                "start_indices_batching_dims",
+                &a.start_indices_batching_dims,
+            ),
+            index_map: ("start_index_map", &a.start_index_map),
+            index_vector_dim: a.index_vector_dim,
+        },
     )?;
-    check_dims("offset_dims", &a.offset_dims, yd.len(), true)?;
-    for &d in a
+    for &k in a
         .collapsed_slice_dims
         .iter()
         .chain(&a.operand_batching_dims)
     {
-        if a.slice_sizes[d] != 1 {
+        if a.slice_sizes[k] != 1 {
             return Err(invalid!(
-                "collapsed or batching dim {d} must have slice size 1, has {}",
-                a.slice_sizes[d]
+                "collapsed or batching dim {k} must have slice size 1, has {}",
+                a.slice_sizes[k]
             ));
         }
     }
-    if let Some(d) = a
-        .collapsed_slice_dims
-        .iter()
-        .chain(&a.start_index_map)
-        .find(|d| a.operand_batching_dims.contains(d))
-    {
-        return Err(invalid!(
-            "operand batching dim {d} is also collapsed or indexed"
-        ));
-    }
-    let ivd = a.index_vector_dim;
-    let (bdims, bstrides, component_stride) = index_batch(id, ivd, a.start_index_map.len())?;
-    if a.operand_batching_dims.len() != a.start_indices_batching_dims.len() {
-        return Err(invalid!(
-            "operand_batching_dims {:?} and start_indices_batching_dims {:?} differ in length",
-            a.operand_batching_dims,
-            a.start_indices_batching_dims
-        ));
-    }
-    let xst = strides(xd);
-    let mut batching = Vec::new();
-    for (&od, &sd) in a
-        .operand_batching_dims
-        .iter()
-        .zip(&a.start_indices_batching_dims)
-    {
-        if sd == ivd || xd[od] != id[sd] {
-            return Err(invalid!(
-                "batching dims {od} (operand) and {sd} (indices) do not pair"
-            ));
-        }
-        batching.push((batch_position(sd, ivd), xst[od]));
-    }
-    // Window dims: operand dims neither collapsed nor batching, in order.
-    let window_dims: Vec<usize> = (0..r)
-        .filter(|d| !a.collapsed_slice_dims.contains(d) && !a.operand_batching_dims.contains(d))
-        .collect();
-    if window_dims.len() != a.offset_dims.len() || yd.len() != bdims.len() + window_dims.len() {
-        return Err(invalid!(
-            "gather output {} does not have {} batch and {} offset dims",
-            y.shape,
-            bdims.len(),
-            window_dims.len()
-        ));
-    }
-    let yst = strides(yd);
+    let (xst, yst) = (strides(xd), strides(yd));
     let mut window = Vec::new();
-    for (&od, &wd) in a.offset_dims.iter().zip(&window_dims) {
-        if yd[od] != a.slice_sizes[wd] {
+    for &(yk, xk) in &layout.window {
+        if yd[yk] != a.slice_sizes[xk] {
             return Err(invalid!(
-                "gather output dim {od} is {}, slice size is {}",
-                yd[od],
-                a.slice_sizes[wd]
+                "gather output dim {yk} is {}, slice size is {}",
+                yd[yk],
+                a.slice_sizes[xk]
             ));
         }
-        window.push((yd[od], xst[wd], yst[od]));
+        window.push((yd[yk], xst[xk], yst[yk]));
     }
-    let out_batch: Vec<usize> = (0..yd.len())
-        .filter(|d| !a.offset_dims.contains(d))
-        .collect();
-    let mut batch = Vec::new();
-    for (k, &od) in out_batch.iter().enumerate() {
-        if yd[od] != bdims[k] {
-            return Err(invalid!(
-                "gather output dim {od} is {}, the indices' batch dim is {}",
-                yd[od],
-                bdims[k]
-            ));
-        }
-        batch.push((bdims[k], bstrides[k], yst[od]));
-    }
-    let starts = a
-        .start_index_map
-        .iter()
-        .map(|&d| (xst[d], xd[d] - a.slice_sizes[d]))
-        .collect();
     Ok(Prepared::Gather(Box::new(GatherPlan {
         es: x.dtype.size(),
         idx_dtype: idx.dtype,
-        batch,
-        component_stride,
-        starts,
-        batching,
+        batch: layout.batch,
+        component_stride: layout.component_stride,
+        starts: a
+            .start_index_map
+            .iter()
+            .map(|&k| (xst[k], xd[k] - a.slice_sizes[k]))
+            .collect(),
+        batching: layout
+            .batching
+            .iter()
+            .map(|&(pos, k)| (pos, xst[k]))
+            .collect(),
         window,
     })))
 }
@@ -393,99 +448,38 @@ pub(super) fn prepare_scatter(
             ));
         }
     }
-    let xd = x.shape.dims();
-    let id = idx.shape.dims();
-    let ud = u.shape.dims();
-    check_rank("scatter operand", xd.len())?;
-    check_rank("scatter indices", id.len())?;
-    check_rank("scatter updates", ud.len())?;
-    let r = xd.len();
-    check_dims("update_window_dims", &a.update_window_dims, ud.len(), true)?;
-    check_dims("inserted_window_dims", &a.inserted_window_dims, r, true)?;
-    check_dims("input_batching_dims", &a.input_batching_dims, r, true)?;
-    check_dims(
-        "scatter_dims_to_operand_dims",
-        &a.scatter_dims_to_operand_dims,
-        r,
-        false,
+    let (xd, ud) = (x.shape.dims(), u.shape.dims());
+    let layout = index_layout(
+        "scatter",
+        xd,
+        idx.shape.dims(),
+        ud,
+        &IndexDims {
+            window: ("update_window_dims", &a.update_window_dims),
+            removed: ("inserted_window_dims", &a.inserted_window_dims),
+            operand_batching: ("input_batching_dims", &a.input_batching_dims),
+            indices_batching: (
+                "scatter_indices_batching_dims",
+                &a.scatter_indices_batching_dims,
+            ),
+            index_map: (
+                "scatter_dims_to_operand_dims",
+                &a.scatter_dims_to_operand_dims,
+            ),
+            index_vector_dim: a.index_vector_dim,
+        },
     )?;
-    check_dims(
-        "scatter_indices_batching_dims",
-        &a.scatter_indices_batching_dims,
-        id.len(),
-        false,
-    )?;
-    if let Some(d) = a
-        .inserted_window_dims
-        .iter()
-        .chain(&a.scatter_dims_to_operand_dims)
-        .find(|d| a.input_batching_dims.contains(d))
-    {
-        return Err(invalid!(
-            "input batching dim {d} is also inserted or indexed"
-        ));
-    }
-    let ivd = a.index_vector_dim;
-    let (bdims, bstrides, component_stride) =
-        index_batch(id, ivd, a.scatter_dims_to_operand_dims.len())?;
-    if a.input_batching_dims.len() != a.scatter_indices_batching_dims.len() {
-        return Err(invalid!(
-            "input_batching_dims {:?} and scatter_indices_batching_dims {:?} differ in length",
-            a.input_batching_dims,
-            a.scatter_indices_batching_dims
-        ));
-    }
-    let mut batching = Vec::new();
-    for (&od, &sd) in a
-        .input_batching_dims
-        .iter()
-        .zip(&a.scatter_indices_batching_dims)
-    {
-        if sd == ivd || xd[od] != id[sd] {
-            return Err(invalid!(
-                "batching dims {od} (operand) and {sd} (indices) do not pair"
-            ));
-        }
-        batching.push((batch_position(sd, ivd), od));
-    }
-    let window_dims: Vec<usize> = (0..r)
-        .filter(|d| !a.inserted_window_dims.contains(d) && !a.input_batching_dims.contains(d))
-        .collect();
-    if window_dims.len() != a.update_window_dims.len()
-        || ud.len() != bdims.len() + window_dims.len()
-    {
-        return Err(invalid!(
-            "scatter updates {} do not have {} scatter and {} window dims",
-            u.shape,
-            bdims.len(),
-            window_dims.len()
-        ));
-    }
     let ust = strides(ud);
     let mut window = Vec::new();
-    for (&ud_k, &od) in a.update_window_dims.iter().zip(&window_dims) {
-        if ud[ud_k] > xd[od] {
+    for &(uk, xk) in &layout.window {
+        if ud[uk] > xd[xk] {
             return Err(invalid!(
-                "update window dim {ud_k} ({}) exceeds operand dim {od} ({})",
-                ud[ud_k],
-                xd[od]
+                "update window dim {uk} ({}) exceeds operand dim {xk} ({})",
+                ud[uk],
+                xd[xk]
             ));
         }
-        window.push((ud[ud_k], ust[ud_k], od));
-    }
-    let update_scatter: Vec<usize> = (0..ud.len())
-        .filter(|d| !a.update_window_dims.contains(d))
-        .collect();
-    let mut batch = Vec::new();
-    for (k, &d) in update_scatter.iter().enumerate() {
-        if ud[d] != bdims[k] {
-            return Err(invalid!(
-                "scatter updates dim {d} is {}, the indices' batch dim is {}",
-                ud[d],
-                bdims[k]
-            ));
-        }
-        batch.push((bdims[k], bstrides[k], ust[d]));
+        window.push((ud[uk], ust[uk], xk));
     }
     match a.combiner {
         ScatterCombiner::Region(s) => {
@@ -505,10 +499,10 @@ pub(super) fn prepare_scatter(
         idx_dtype: idx.dtype,
         operand_dims: xd.to_vec(),
         operand_strides: strides(xd),
-        batch,
-        component_stride,
+        batch: layout.batch,
+        component_stride: layout.component_stride,
         starts: a.scatter_dims_to_operand_dims.clone(),
-        batching,
+        batching: layout.batching,
         window,
     })))
 }

@@ -50,17 +50,10 @@ fn jax_and_flax_fixtures_match_jax() {
             Some(p) => load_with_params(&model, &std::fs::read(dir.join(p)).unwrap()),
             None => load(&model),
         };
-        // These need IR ops the engine does not have yet (sort, scatter); they must be refused
-        // as unsupported, and pass once they load.
-        let expected_unsupported = name.starts_with("jax_indexing");
-        // Refused at lowering or when the planner prepares the ops.
-        let mut m = match loaded.and_then(Model::new) {
-            Err(cerebro_engine::Error::Unsupported(why)) if expected_unsupported => {
-                report.push(format!("{name}: unsupported ({why})"));
-                continue;
-            }
-            other => other.unwrap_or_else(|e| panic!("{name}: {e}")),
-        };
+        // Every fixture must load (lowering and planning) and run.
+        let mut m = loaded
+            .and_then(Model::new)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let tol = f["tolerance"].as_f64().unwrap();
         for run in f["runs"].as_array().unwrap() {
             let inputs: Vec<npy::Array> = run["inputs"]

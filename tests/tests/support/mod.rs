@@ -23,8 +23,7 @@ pub const WORKING_FORMATS: &[&str] = &[
 /// Fixtures whose ops the engine cannot run yet, by name prefix, each with the reason. They must
 /// be refused at load as unsupported (never run with a wrong answer); once one loads, the tests
 /// fail until it is taken off this list. The engine's own StableHLO fixture test keeps the same list.
-pub const KNOWN_UNSUPPORTED: &[(&str, &str)] =
-    &[("jax_indexing", "scatter and sort have no IR op yet")];
+pub const KNOWN_UNSUPPORTED: &[(&str, &str)] = &[];
 
 /// The reason a fixture is expected to be refused, if it is on [`KNOWN_UNSUPPORTED`].
 pub fn known_unsupported(name: &str) -> Option<&'static str> {

@@ -340,15 +340,17 @@ pub(super) fn prepare_conv(
             ))
         }
         DType::I8 => {
-            if groups != 1 {
-                return Err(unsupported!("grouped int8 convolution"));
-            }
             let q = quant_conv(x, w, y, a.activation, yd[3], 0)?;
             let wb = const_bytes(graph, w)
                 .ok_or_else(|| unsupported!("non-constant conv filter `{}`", w.name))?;
             let bias = bias::<i32>(graph, sg, node, 2, yd[3], DType::I32)?;
-            let weights =
-                PackedI8Weights::new(bytemuck::cast_slice(wb), yd[3], wd[1] * wd[2] * wd[3], bias)?;
+            let weights = PackedI8Weights::grouped(
+                bytemuck::cast_slice(wb),
+                yd[3],
+                wd[1] * wd[2] * wd[3],
+                groups,
+                bias,
+            )?;
             let scratch = qconv::conv2d_i8_scratch_len(&geo)
                 .checked_mul(2)
                 .ok_or_else(|| invalid!("scratch overflows"))?;

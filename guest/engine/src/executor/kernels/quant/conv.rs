@@ -63,12 +63,16 @@ impl QuantConvParams<'_> {
 }
 
 /// int8 weights `[n, k]` widened to `i16` once at load (row-major, and on x86_64 also in
-/// the AVX2 kernel's K-pair-interleaved 16-column panels), with the int32 bias.
+/// the AVX2 kernel's K-pair-interleaved 16-column panels), with the int32 bias. The rows may
+/// form `groups` groups of `n / groups` consecutive rows (a grouped conv's filter): panels and
+/// bias are then padded per group.
 #[derive(Debug, Clone)]
 pub struct PackedI8Weights {
     n: usize,
     k: usize,
+    groups: usize,
     weights: Vec<i16>,
+    /// Per group: its `n / groups` biases padded to a multiple of 16.
     bias: Vec<i32>,
     /// `k` rounded up to even.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -78,31 +82,66 @@ pub struct PackedI8Weights {
     panels: Vec<i16>,
 }
 
+/// One group of [`PackedI8Weights`]: `n` rows of depth `k`.
+struct GroupWeights<'a> {
+    n: usize,
+    k: usize,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    kp: usize,
+    weights: &'a [i16],
+    /// `n` rounded up to 16.
+    bias: &'a [i32],
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    panels: &'a [i16],
+}
+
 impl PackedI8Weights {
     /// Packs `n × k` row-major int8 weights (FC `[out, in]`, conv OHWI) and an optional bias.
     pub fn new(weights: &[i8], n: usize, k: usize, bias: Option<&[i32]>) -> KernelResult<Self> {
+        Self::grouped(weights, n, k, 1, bias)
+    }
+
+    /// Like [`PackedI8Weights::new`] for a grouped conv's filter: rows `g·n/groups ..
+    /// (g+1)·n/groups` are group `g`'s output channels.
+    pub fn grouped(
+        weights: &[i8],
+        n: usize,
+        k: usize,
+        groups: usize,
+        bias: Option<&[i32]>,
+    ) -> KernelResult<Self> {
+        if groups == 0 || !n.is_multiple_of(groups) {
+            return Err(KernelError::InvalidParam("rows not divisible by groups"));
+        }
         let len = mul_all(&[n, k])?;
         need("int8 weights", len, weights.len())?;
-        let mut b = vec![0i32; n];
         if let Some(bias) = bias {
             need("int8 bias", n, bias.len())?;
-            b.copy_from_slice(&bias[..n]);
+        }
+        let ng = n / groups;
+        let ng_pad = ng.div_ceil(16) * 16;
+        let mut b = vec![0i32; mul_all(&[groups, ng_pad])?];
+        if let Some(bias) = bias {
+            for (dst, src) in b.chunks_exact_mut(ng_pad).zip(bias.chunks_exact(ng.max(1))) {
+                dst[..ng].copy_from_slice(&src[..ng]);
+            }
         }
         let kp = k + (k & 1);
-        let n_pad = n.div_ceil(16) * 16;
-        b.resize(n_pad, 0);
         let mut panels = Vec::new();
         if cfg!(target_arch = "x86_64") {
-            panels = vec![0i16; mul_all(&[n_pad, kp])?];
+            panels = vec![0i16; mul_all(&[groups, ng_pad, kp])?];
             let pairs = kp / 2;
-            for (jp, panel) in panels.chunks_exact_mut(pairs * 32).enumerate() {
-                for t in 0..pairs {
-                    for c in 0..16 {
-                        let col = jp * 16 + c;
-                        for h in 0..2 {
-                            let kk = 2 * t + h;
-                            if col < n && kk < k {
-                                panel[t * 32 + c * 2 + h] = weights[col * k + kk] as i16;
+            for (g, group) in panels.chunks_exact_mut((ng_pad * kp).max(1)).enumerate() {
+                for (jp, panel) in group.chunks_exact_mut((pairs * 32).max(1)).enumerate() {
+                    for t in 0..pairs {
+                        for c in 0..16 {
+                            let col = jp * 16 + c;
+                            for h in 0..2 {
+                                let kk = 2 * t + h;
+                                if col < ng && kk < k {
+                                    panel[t * 32 + c * 2 + h] =
+                                        weights[(g * ng + col) * k + kk] as i16;
+                                }
                             }
                         }
                     }
@@ -112,6 +151,7 @@ impl PackedI8Weights {
         Ok(PackedI8Weights {
             n,
             k,
+            groups,
             weights: weights[..len].iter().map(|&w| w as i16).collect(),
             bias: b,
             kp,
@@ -127,6 +167,24 @@ impl PackedI8Weights {
     /// Depth.
     pub fn k(&self) -> usize {
         self.k
+    }
+
+    /// Group `g` (`g < groups`).
+    fn group(&self, g: usize) -> GroupWeights<'_> {
+        let ng = self.n / self.groups;
+        let ng_pad = ng.div_ceil(16) * 16;
+        let per_group = ng_pad * self.kp;
+        GroupWeights {
+            n: ng,
+            k: self.k,
+            kp: self.kp,
+            weights: &self.weights[g * ng * self.k..(g + 1) * ng * self.k],
+            bias: &self.bias[g * ng_pad..(g + 1) * ng_pad],
+            panels: self
+                .panels
+                .get(g * per_group..(g + 1) * per_group)
+                .unwrap_or(&[]),
+        }
     }
 }
 
@@ -169,59 +227,72 @@ pub fn conv2d_i8(
         fully_connected_i8_scratch_len(k),
         scratch.len(),
     )?;
-    if geo.groups != 1 {
+    if weights.groups != geo.groups.max(1) {
         return Err(KernelError::InvalidParam(
-            "grouped int8 conv is not supported",
+            "int8 conv filter groups differ from the geometry's",
         ));
     }
+    let groups = weights.groups;
+    // Input channels and output channels per group.
+    let (cin, ng) = (geo.in_c / groups, geo.out_c / groups);
     let im2col = Im2col {
         geo,
         input,
         pad_value: 0i8,
         c0: 0,
-        cg: geo.in_c,
+        cg: cin,
     };
     let off = q.input_offset as i16;
-    let cin = geo.in_c;
-    // Rows arrive in increasing order: step (b, oy, ox) instead of dividing each time.
-    let last = core::cell::Cell::new((usize::MAX - 1, (0, 0, 0)));
-    let fill = |row: usize, dst: &mut [i16]| {
-        let (prev, at) = last.get();
-        let (b, oy, ox) = if prev.wrapping_add(1) == row {
-            im2col.next_row(at)
-        } else {
-            im2col.split_row(row)
-        };
-        last.set((row, (b, oy, ox)));
-        let mut p = 0;
-        for ky in 0..geo.kernel_h {
-            let iy = geo.in_y(oy, ky);
-            for kx in 0..geo.kernel_w {
-                let d = &mut dst[p..p + cin];
-                match (iy, geo.in_x(ox, kx)) {
-                    (Some(iy), Some(ix)) => {
-                        let s = ((b * geo.in_h + iy) * geo.in_w + ix) * cin;
-                        for (d, v) in d.iter_mut().zip(&input[s..s + cin]) {
-                            *d = *v as i16 + off;
+    if geo.out_pixels() == 0 {
+        return Ok(());
+    }
+    let matrix = (groups == 1 && geo.is_pointwise()).then_some(&input[..geo.input_len()?]);
+    for g in 0..groups {
+        let c0 = g * cin;
+        // Rows arrive in increasing order: step (b, oy, ox) instead of dividing each time.
+        let last = core::cell::Cell::new((usize::MAX - 1, (0, 0, 0)));
+        let fill = |row: usize, dst: &mut [i16]| {
+            let (prev, at) = last.get();
+            let (b, oy, ox) = if prev.wrapping_add(1) == row {
+                im2col.next_row(at)
+            } else {
+                im2col.split_row(row)
+            };
+            last.set((row, (b, oy, ox)));
+            let mut p = 0;
+            for ky in 0..geo.kernel_h {
+                let iy = geo.in_y(oy, ky);
+                for kx in 0..geo.kernel_w {
+                    let d = &mut dst[p..p + cin];
+                    match (iy, geo.in_x(ox, kx)) {
+                        (Some(iy), Some(ix)) => {
+                            let s = ((b * geo.in_h + iy) * geo.in_w + ix) * geo.in_c + c0;
+                            for (d, v) in d.iter_mut().zip(&input[s..s + cin]) {
+                                *d = *v as i16 + off;
+                            }
                         }
+                        _ => d.fill(0),
                     }
-                    _ => d.fill(0),
+                    p += cin;
                 }
-                p += cin;
             }
-        }
-    };
-    let matrix = geo.is_pointwise().then_some(&input[..geo.input_len()?]);
-    matmul_rows(
-        isa,
-        geo.out_pixels(),
-        weights,
-        q,
-        fill,
-        matrix,
-        output,
-        scratch,
-    );
+        };
+        let multipliers = match q.multipliers.len() {
+            1 => q.multipliers,
+            _ => &q.multipliers[g * ng..(g + 1) * ng],
+        };
+        let qg = QuantConvParams { multipliers, ..*q };
+        matmul_rows(
+            isa,
+            geo.out_pixels(),
+            &weights.group(g),
+            &qg,
+            fill,
+            matrix,
+            (&mut output[g * ng..], geo.out_c),
+            scratch,
+        );
+    }
     Ok(())
 }
 
@@ -250,22 +321,36 @@ pub fn fully_connected_i8(
             *d = *v as i16 + off;
         }
     };
+    if weights.groups != 1 {
+        return Err(KernelError::InvalidParam("grouped fully-connected weights"));
+    }
     let matrix = Some(&input[..rows * k]);
-    matmul_rows(isa, rows, weights, q, fill, matrix, output, scratch);
+    let n = weights.n;
+    matmul_rows(
+        isa,
+        rows,
+        &weights.group(0),
+        q,
+        fill,
+        matrix,
+        (output, n),
+        scratch,
+    );
     Ok(())
 }
 
 /// Shared driver: builds `ROWS` offset rows at a time with `fill`, dots them with every
-/// weight row and requantizes.
+/// weight row and requantizes into `output` (row `r`, channel `c` at `r * ldo + c`; callers
+/// checked that `output` holds `(rows - 1) * ldo + w.n` bytes).
 #[allow(clippy::too_many_arguments)]
 fn matmul_rows(
     isa: Isa,
     rows: usize,
-    w: &PackedI8Weights,
+    w: &GroupWeights<'_>,
     q: &QuantConvParams<'_>,
     fill: impl Fn(usize, &mut [i16]),
     matrix: Option<&[i8]>,
-    output: &mut [i8],
+    (output, ldo): (&mut [i8], usize),
     scratch: &mut [i16],
 ) {
     let (n, k) = (w.n, w.k);
@@ -299,17 +384,17 @@ fn matmul_rows(
             }
             // SAFETY: AVX2 verified by `checked`; rows_buf holds MR rows of kp i16, w.panels
             // ceil(n/16) panels of kp/2*32, w.bias n rounded up to 16, the output slice
-            // nr*n bytes; `vector_ok` checked the multipliers.
+            // (nr-1)*ldo+n bytes; `vector_ok` checked the multipliers.
             unsafe {
                 tile_rows(
                     kp,
-                    n,
+                    (n, ldo),
                     nr,
                     rows_buf,
-                    &w.panels,
-                    &w.bias,
+                    w.panels,
+                    w.bias,
                     q,
-                    &mut output[r0 * n..(r0 + nr) * n],
+                    &mut output[r0 * ldo..(r0 + nr - 1) * ldo + n],
                 );
             }
             r0 += nr;
@@ -331,7 +416,7 @@ fn matmul_rows(
             let acc = dot4(isa, patches, wr, k);
             for i in 0..nr {
                 let v = acc[i].wrapping_add(w.bias[c]);
-                output[(r0 + i) * n + c] = q.requantize(v, c);
+                output[(r0 + i) * ldo + c] = q.requantize(v, c);
             }
         }
         r0 += nr;
@@ -553,11 +638,13 @@ mod tests {
                                     let w = filter[(ky * g.kernel_w + kx) * g.out_c + co] as i32;
                                     acc += w * (x + q.input_offset);
                                 } else {
-                                    for ci in 0..g.in_c {
-                                        let x = input[base + ci] as i32;
-                                        let w = filter[((co * g.kernel_h + ky) * g.kernel_w + kx)
-                                            * g.in_c
-                                            + ci]
+                                    // Group of `co`: its input channels start at c0.
+                                    let cg = g.in_c / g.groups;
+                                    let c0 = co / (g.out_c / g.groups) * cg;
+                                    for ci in 0..cg {
+                                        let x = input[base + c0 + ci] as i32;
+                                        let w = filter
+                                            [((co * g.kernel_h + ky) * g.kernel_w + kx) * cg + ci]
                                             as i32;
                                         acc += w * (x + q.input_offset);
                                     }
@@ -618,32 +705,79 @@ mod tests {
         (m, rng.i32_in(-127, 128), rng.i32_in(-128, 127), lo, hi)
     }
 
+    /// Runs `conv2d_i8` on random data for `g` (grouped as `g.groups` says) on every ISA and
+    /// compares with [`reference_conv`]; also checks that a filter packed ungrouped is refused
+    /// when `g` is grouped.
+    fn check_conv(rng: &mut Rng, g: &ConvGeometry, per_channel: bool, case: usize) {
+        let input = rng.vec_i8(g.input_len().unwrap());
+        let filter = rng.vec_i8(g.out_c * g.patch_depth());
+        let bias: Vec<i32> = (0..g.out_c).map(|_| rng.i32_in(-5000, 5000)).collect();
+        let (m, in_off, out_off, lo, hi) = random_q(rng, g.out_c, per_channel);
+        let q = QuantConvParams {
+            input_offset: in_off,
+            output_offset: out_off,
+            multipliers: &m,
+            act_min: lo,
+            act_max: hi,
+        };
+        let want = reference_conv(g, &input, &filter, &bias, &q, false);
+        let (n, k) = (g.out_c, g.patch_depth());
+        let w = PackedI8Weights::grouped(&filter, n, k, g.groups, Some(&bias)).unwrap();
+        let mut out = vec![0i8; g.output_len().unwrap()];
+        let mut scratch = vec![0i16; conv2d_i8_scratch_len(g)];
+        for &isa in Isa::available() {
+            conv2d_i8(isa, g, &input, &w, &q, &mut out, &mut scratch).unwrap();
+            assert_eq!(out, want, "case {case} {g:?}");
+        }
+        if g.groups > 1 {
+            let ungrouped = PackedI8Weights::new(&filter, n, k, None).unwrap();
+            let r = conv2d_i8(
+                Isa::Portable,
+                g,
+                &input,
+                &ungrouped,
+                &q,
+                &mut out,
+                &mut scratch,
+            );
+            assert!(r.is_err());
+        }
+    }
+
     #[test]
     fn conv2d_i8_bit_exact() {
         let mut rng = Rng::new(31);
         for case in 0..40 {
-            let Some(g) = random_geo(&mut rng, case, false) else {
+            if let Some(g) = random_geo(&mut rng, case, false) {
+                check_conv(&mut rng, &g, case % 3 != 0, case);
+            }
+        }
+    }
+
+    #[test]
+    fn grouped_conv2d_i8_bit_exact() {
+        let mut rng = Rng::new(35);
+        for case in 0..30 {
+            let groups = [2, 3, 4][case % 3];
+            // Up to 20 output channels per group: panels padded per group, channel tails.
+            let (cg, ng) = (rng.range(1, 6), rng.range(1, 20));
+            let Ok(mut g) = ConvGeometry::new(
+                rng.range(1, 2),
+                (rng.range(2, 9), rng.range(2, 9), groups * cg),
+                groups * ng,
+                (rng.range(1, 3), rng.range(1, 3)),
+                (rng.range(1, 2), rng.range(1, 2)),
+                (1, rng.range(1, 2)),
+                if case % 2 == 0 {
+                    Padding::Same
+                } else {
+                    Padding::Valid
+                },
+            ) else {
                 continue;
             };
-            let input = rng.vec_i8(g.input_len().unwrap());
-            let filter = rng.vec_i8(g.out_c * g.patch_depth());
-            let bias: Vec<i32> = (0..g.out_c).map(|_| rng.i32_in(-5000, 5000)).collect();
-            let (m, in_off, out_off, lo, hi) = random_q(&mut rng, g.out_c, case % 3 != 0);
-            let q = QuantConvParams {
-                input_offset: in_off,
-                output_offset: out_off,
-                multipliers: &m,
-                act_min: lo,
-                act_max: hi,
-            };
-            let want = reference_conv(&g, &input, &filter, &bias, &q, false);
-            let w = PackedI8Weights::new(&filter, g.out_c, g.patch_depth(), Some(&bias)).unwrap();
-            for &isa in Isa::available() {
-                let mut out = vec![0i8; g.output_len().unwrap()];
-                let mut scratch = vec![0i16; conv2d_i8_scratch_len(&g)];
-                conv2d_i8(isa, &g, &input, &w, &q, &mut out, &mut scratch).unwrap();
-                assert_eq!(out, want, "case {case} {g:?}");
-            }
+            g.groups = groups;
+            check_conv(&mut rng, &g, case % 4 != 0, case);
         }
     }
 
@@ -654,25 +788,7 @@ mod tests {
             let g = ConvGeometry::new(1, (h, w_, cin), cout, (1, 1), (1, 1), (1, 1), Padding::Same)
                 .unwrap();
             assert!(g.is_pointwise());
-            let input = rng.vec_i8(g.input_len().unwrap());
-            let filter = rng.vec_i8(cout * cin);
-            let bias: Vec<i32> = (0..cout).map(|_| rng.i32_in(-5000, 5000)).collect();
-            let (m, in_off, out_off, lo, hi) = random_q(&mut rng, cout, true);
-            let q = QuantConvParams {
-                input_offset: in_off,
-                output_offset: out_off,
-                multipliers: &m,
-                act_min: lo,
-                act_max: hi,
-            };
-            let want = reference_conv(&g, &input, &filter, &bias, &q, false);
-            let w = PackedI8Weights::new(&filter, cout, cin, Some(&bias)).unwrap();
-            for &isa in Isa::available() {
-                let mut out = vec![0i8; g.output_len().unwrap()];
-                let mut scratch = vec![0i16; conv2d_i8_scratch_len(&g)];
-                conv2d_i8(isa, &g, &input, &w, &q, &mut out, &mut scratch).unwrap();
-                assert_eq!(out, want);
-            }
+            check_conv(&mut rng, &g, true, cout);
         }
     }
 

@@ -141,20 +141,20 @@ unsafe fn narrow8(v: __m256i) -> [i8; 8] {
     }
 }
 
-/// Computes `rows` (≤ 6) output rows `out[r*n + j]` for all `n` channels from one packed A
+/// Computes `rows` (≤ 6) output rows `out[r*ldo + j]` for all `n` channels from one packed A
 /// panel (`kp/2` pairs × 6 rows, i32-interleaved) and the packed weight panels.
 ///
 /// # Safety
 /// AVX2 must be available. `a_panel` holds `MR` rows of `kp` i16 (row-major: pair `t` of
 /// row `r` is the i32 at i16 offset `r * kp + 2t`),
 /// `b_panels` holds `ceil(n/16)` panels of `kp/2 * 32` i16, `bias` holds `ceil(n/16)*16`
-/// values, `out` holds `rows * n` bytes, `q` has no multiplier equal to `i32::MIN`, its
+/// values, `out` holds `(rows - 1) * ldo + n` bytes (`ldo >= n`), `q` has no multiplier equal to `i32::MIN`, its
 /// multipliers are 1 or `n` long and its shifts are within `-31..=31`.
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn tile_rows(
     kp: usize,
-    n: usize,
+    (n, ldo): (usize, usize),
     rows: usize,
     a_panel: &[i16],
     b_panels: &[i16],
@@ -165,9 +165,10 @@ pub(super) unsafe fn tile_rows(
     let pairs = kp / 2;
     let panels = n.div_ceil(NR);
     debug_assert!(a_panel.len() >= pairs * MR * 2 && b_panels.len() >= panels * pairs * 32);
-    debug_assert!(bias.len() >= panels * NR && out.len() >= rows * n && rows <= MR);
+    debug_assert!(bias.len() >= panels * NR && rows <= MR && ldo >= n);
+    debug_assert!(rows == 0 || out.len() >= (rows - 1) * ldo + n);
     // SAFETY (block): reads stay within the lengths stated above: A advances MR pairs and B
-    // 32 i16 per pair for `pairs` steps; stores write `nr` bytes of rows < `rows` at r*n + j0.
+    // 32 i16 per pair for `pairs` steps; stores write `nr` bytes of rows < `rows` at r*ldo + j0.
     unsafe {
         let offset = _mm256_set1_epi32(q.output_offset);
         let lo = _mm256_set1_epi32(q.act_min);
@@ -200,12 +201,12 @@ pub(super) unsafe fn tile_rows(
                 bytes[..8].copy_from_slice(&narrow8(v0));
                 bytes[8..].copy_from_slice(&narrow8(v1));
                 if nr == NR {
-                    let dst: &mut [i8; NR] = (&mut out[r * n + j0..r * n + j0 + NR])
+                    let dst: &mut [i8; NR] = (&mut out[r * ldo + j0..r * ldo + j0 + NR])
                         .try_into()
                         .unwrap_or_else(|_| unreachable!());
                     *dst = bytes;
                 } else {
-                    out[r * n + j0..r * n + j0 + nr].copy_from_slice(&bytes[..nr]);
+                    out[r * ldo + j0..r * ldo + j0 + nr].copy_from_slice(&bytes[..nr]);
                 }
             }
         }

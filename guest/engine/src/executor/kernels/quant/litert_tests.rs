@@ -204,7 +204,8 @@ fn run_conv_like(c: &Case, x: &[i8], got: &mut [i8], want: &[i8]) {
             Padding::Valid
         };
         let out_c = *c.shapes["out0"].last().unwrap();
-        let g = ConvGeometry::new(
+        let groups = c.params.get("groups").map_or(1, |v| v.parse().unwrap());
+        let mut g = ConvGeometry::new(
             s[0],
             (s[1], s[2], s[3]),
             out_c,
@@ -214,10 +215,13 @@ fn run_conv_like(c: &Case, x: &[i8], got: &mut [i8], want: &[i8]) {
             pad,
         )
         .unwrap();
+        g.groups = groups;
         if c.name.starts_with("dw") {
             depthwise_conv2d_i8(isa, &g, x, &w, bias.as_deref(), &q, got).unwrap();
         } else {
-            let packed = PackedI8Weights::new(&w, out_c, g.patch_depth(), bias.as_deref()).unwrap();
+            let packed =
+                PackedI8Weights::grouped(&w, out_c, g.patch_depth(), groups, bias.as_deref())
+                    .unwrap();
             let mut scratch = alloc::vec![0i16; conv2d_i8_scratch_len(&g)];
             conv2d_i8(isa, &g, x, &packed, &q, got, &mut scratch).unwrap();
         }

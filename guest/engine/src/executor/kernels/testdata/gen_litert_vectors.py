@@ -115,3 +115,12 @@ WF = rng.normal(0, 0.2, (30, 10)).astype(np.float32)
 BF = rng.normal(0, 0.5, (10,)).astype(np.float32)
 emit("fc_relu", convert(lambda x: tf.nn.relu(tf.matmul(x, WF) + BF), [(2, 30)]), [(2, 30)],
      {"act": "relu", "dump_consts": 1})
+WG = rng.normal(0, 0.3, (3, 3, 3, 8)).astype(np.float32)  # HWIO, I = in_c / 2: two groups
+BG = rng.normal(0, 0.5, (8,)).astype(np.float32)
+emit("conv_grouped2_3x3_same_relu",
+     convert(lambda x: tf.nn.relu(tf.nn.conv2d(x, WG, 1, "SAME") + BG), [(1, 7, 6, 6)]), [(1, 7, 6, 6)],
+     {"k": 3, "s": 1, "d": 1, "pad": "SAME", "act": "relu", "groups": 2, "dump_consts": 1})
+WG4 = rng.normal(0, 0.3, (2, 2, 5, 20)).astype(np.float32)  # four groups of 5 -> 5 channels
+emit("conv_grouped4_2x2_s2_valid",
+     convert(lambda x: tf.nn.conv2d(x, WG4, 2, "VALID"), [(2, 9, 8, 20)]), [(2, 9, 8, 20)],
+     {"k": 2, "s": 2, "d": 1, "pad": "VALID", "act": "none", "groups": 4, "dump_consts": 1})

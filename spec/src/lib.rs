@@ -15,12 +15,14 @@
 extern crate std;
 
 pub mod config;
+pub mod digest;
 pub mod message;
 pub mod mmio;
 pub mod tensor;
 mod wire;
 
 pub use config::{DeviceConfig, CONFIG_SPACE_LEN, WAIT_OFFSET};
+pub use digest::{DigestHasher, ModelDigest};
 pub use message::*;
 pub use tensor::{DType, Dims, TensorList, TensorListIter, TensorSpec, TensorView};
 pub use wire::{WireError, Writer};
@@ -37,7 +39,7 @@ pub const VIRTIO_ID_CEREBRO: u32 = 65535;
 pub const VIRTIO_CEREBRO_VENDOR_ID: u32 = u32::from_le_bytes(*b"CRBR");
 
 /// Version of the message ABI defined by this crate (reported in the device configuration).
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Index of the job queue: the driver pre-posts device-writable buffers, the device fills each
 /// with one job message.

@@ -60,9 +60,10 @@ proptest! {
     }
 
     #[test]
-    fn load_model_round_trip(model_id: u64, total_size: u64, format: u32, digest: [u8; 32], id: u64, name in prop::option::of("\\PC{1,30}")) {
+    fn load_model_round_trip(model_id: u64, total_size: u64, format: u32, digest: [u8; 32], blake3: bool, id: u64, name in prop::option::of("\\PC{1,30}")) {
         let signature = name.as_deref().map(|n| SignatureName::new(n).unwrap());
-        let job = Job::LoadModel(LoadModel { model_id, total_size, format: ModelFormat(format), digest_alg: DigestAlgorithm::Sha256, digest, signature });
+        let digest_alg = if blake3 { DigestAlgorithm::Blake3 } else { DigestAlgorithm::Sha256 };
+        let job = Job::LoadModel(LoadModel { model_id, total_size, format: ModelFormat(format), digest_alg, digest, signature });
         let buf = encode_job(&job, id);
         let expected = match &name {
             None => HEADER_LEN + LOAD_MODEL_BODY_LEN,

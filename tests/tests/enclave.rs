@@ -66,7 +66,10 @@ fn enclave_serves_1000_sequential_echo_jobs() {
     }
     let e = start();
     let info = e.info().unwrap();
-    assert_eq!(info.abi_version, 1);
+    assert_eq!(
+        info.abi_version,
+        vmm::enclave::virtio_cerebro::spec::ABI_VERSION
+    );
     assert!(info.formats.contains(&ModelFormat::RAW), "{info:?}");
     let limit = echo_limit(&e);
     let mut rng = Rng(0x5eed_0001);
@@ -172,7 +175,14 @@ fn enclave_transfers_a_256_mib_model_checked_in_the_guest() {
     );
     // The same bytes announced with another digest: the guest refuses them.
     let err = e
-        .load_model_with_digest(model.clone(), ModelFormat::RAW, [0u8; 32])
+        .load_model_with_digest(
+            model.clone(),
+            ModelFormat::RAW,
+            vmm::enclave::ModelDigest {
+                alg: vmm::enclave::DigestAlgorithm::Blake3,
+                value: [0u8; 32],
+            },
+        )
         .unwrap_err();
     assert_eq!(err.guest_status(), Some(Status::DigestMismatch), "{err}");
     e.unload(id).unwrap();

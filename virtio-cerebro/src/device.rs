@@ -6,7 +6,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use tracing::{debug, warn};
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestMemoryMmap;
@@ -17,9 +16,10 @@ use cerebro_spec::features::{DEVICE_FEATURES, REQUIRED_FEATURES, VIRTIO_CEREBRO_
 use cerebro_spec::mmio::{self, reg, status};
 use cerebro_spec::{
     wait_bits, ChunkRequest, ChunkResponse, DeviceConfig, DigestAlgorithm, Job, JobResult, Kind,
-    LoadModel, MessageHeader, ResultPayload, SignatureName, Status, TensorView, Tensors, WireError,
-    CHUNKQ, CHUNK_REQUEST_LEN, CHUNK_RESPONSE_HEADER_LEN, CONFIG_SPACE_LEN, HEADER_LEN, JOBQ,
-    NUM_QUEUES, QUEUE_SIZE_MAX, RESULTQ, VIRTIO_CEREBRO_VENDOR_ID, VIRTIO_ID_CEREBRO,
+    LoadModel, MessageHeader, ModelDigest, ResultPayload, SignatureName, Status, TensorView,
+    Tensors, WireError, CHUNKQ, CHUNK_REQUEST_LEN, CHUNK_RESPONSE_HEADER_LEN, CONFIG_SPACE_LEN,
+    HEADER_LEN, JOBQ, NUM_QUEUES, QUEUE_SIZE_MAX, RESULTQ, VIRTIO_CEREBRO_VENDOR_ID,
+    VIRTIO_ID_CEREBRO,
 };
 
 use crate::chain::{self, ChainError};
@@ -774,7 +774,10 @@ impl DeviceHandle {
         let config = &self.shared.config;
         let id = self.shared.next_job_id.fetch_add(1, Ordering::Relaxed);
         let mut model = None;
-        let mut digest = [0u8; 32];
+        let mut digest = ModelDigest {
+            alg: DigestAlgorithm::Blake3,
+            value: [0; 32],
+        };
         if let HostJob::LoadModel {
             model_id,
             bytes,
@@ -790,7 +793,7 @@ impl DeviceHandle {
             }
             match expected {
                 Some(d) => digest = *d,
-                None => digest.copy_from_slice(&Sha256::digest(bytes)),
+                None => digest = ModelDigest::of(DigestAlgorithm::Blake3, bytes),
             }
             model = Some((*model_id, bytes.clone()));
         }
@@ -813,8 +816,8 @@ impl DeviceHandle {
                     .map(SignatureName::new)
                     .transpose()
                     .map_err(JobError::Encode)?,
-                digest_alg: DigestAlgorithm::Sha256,
-                digest,
+                digest_alg: digest.alg,
+                digest: digest.value,
             }),
             HostJob::Run { model_id, inputs } => {
                 views = inputs

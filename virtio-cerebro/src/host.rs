@@ -4,7 +4,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cerebro_spec::{DType, InfoReply, ModelFormat, Status, TensorView, WireError};
+use cerebro_spec::{DType, InfoReply, ModelDigest, ModelFormat, Status, TensorView, WireError};
 
 /// An owned tensor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub enum HostJob {
     Echo(Vec<u8>),
     /// Return the SHA-256 of the bytes (built-in, no engine).
     Checksum(Vec<u8>),
-    /// Transfer a model; the guest pulls it in chunks and checks its SHA-256.
+    /// Transfer a model; the guest pulls it in chunks and checks its digest.
     LoadModel {
         /// Identifier chosen by the host.
         model_id: u64,
@@ -51,9 +51,9 @@ pub enum HostJob {
         format: ModelFormat,
         /// The model bytes (kept by the device only until the job completes).
         bytes: Arc<[u8]>,
-        /// The SHA-256 the guest must verify (e.g. from a signed manifest); `None`: the
-        /// device computes it from `bytes`.
-        digest: Option<[u8; 32]>,
+        /// The digest the guest must verify (e.g. from a signed manifest); `None`: the
+        /// device computes the BLAKE3 of `bytes`.
+        digest: Option<ModelDigest>,
         /// SavedModel signature to load (`None`: `serving_default`); at most
         /// [`MAX_SIGNATURE_LEN`](cerebro_spec::MAX_SIGNATURE_LEN) bytes.
         signature: Option<String>,

@@ -18,7 +18,9 @@ use virtio_cerebro::{CerebroDevice, DeviceHandle, JobReply, ReplyPayload};
 
 /// The device crate (wire types, job types), re-exported for users of the enclave API.
 pub use virtio_cerebro;
-pub use virtio_cerebro::spec::{DType, DeviceConfig, ModelFormat, Status};
+pub use virtio_cerebro::spec::{
+    DType, DeviceConfig, DigestAlgorithm, ModelDigest, ModelFormat, Status,
+};
 pub use virtio_cerebro::{DeviceStats, EngineInfo, HostJob, JobError, JobTicket, Tensor};
 
 use crate::arch::x86_64::layout::DEVICE_WINDOW_BASE;
@@ -87,9 +89,9 @@ pub struct ModelId(pub u64);
 pub struct LoadOptions {
     /// Format hint ([`ModelFormat::AUTO`]: the guest detects it from the content).
     pub format: ModelFormat,
-    /// The SHA-256 the guest must verify (e.g. from a signed manifest); `None`: computed from
+    /// The digest the guest must verify (e.g. from a signed manifest); `None`: the BLAKE3 of
     /// the bytes.
-    pub digest: Option<[u8; 32]>,
+    pub digest: Option<ModelDigest>,
     /// SavedModel signature to load (`None`: `serving_default`).
     pub signature: Option<String>,
 }
@@ -264,7 +266,7 @@ impl Enclave {
     }
 
     /// Transfers a model into the enclave (the guest pulls it in chunks into private memory and
-    /// checks its SHA-256) and loads it.
+    /// checks its digest) and loads it.
     pub fn load_model(
         &self,
         bytes: impl Into<Arc<[u8]>>,
@@ -273,13 +275,13 @@ impl Enclave {
         Ok(self.load(bytes, &LoadOptions::new(format))?.id)
     }
 
-    /// Like [`Enclave::load_model`], with the SHA-256 the guest must verify given by the caller
+    /// Like [`Enclave::load_model`], with the digest the guest must verify given by the caller
     /// (e.g. from a signed manifest) instead of computed from `bytes`.
     pub fn load_model_with_digest(
         &self,
         bytes: impl Into<Arc<[u8]>>,
         format: ModelFormat,
-        digest: [u8; 32],
+        digest: ModelDigest,
     ) -> Result<ModelId, EnclaveError> {
         let options = LoadOptions {
             digest: Some(digest),

@@ -7,8 +7,8 @@
 //! - device-written data (jobs, chunk responses) is copied into private memory once and only
 //!   the copy is parsed, with the device-reported length clamped to what was posted;
 //! - no indirect descriptors; used-ring ids are checked against the driver's own records;
-//! - models are pulled in chunks the guest asks for, and their SHA-256 is checked on the
-//!   private copy.
+//! - models are pulled in chunks the guest asks for, and their digest (BLAKE3 or SHA-256) is
+//!   checked on the private copy.
 //!
 //! The driver runs at ring 3 without interrupts: an idle guest blocks in one read of the
 //! device's `wait` register, which also makes the device consume posted results and chunk
@@ -30,11 +30,10 @@ use cerebro_spec::config::WAIT_OFFSET;
 use cerebro_spec::features::{VIRTIO_CEREBRO_F_WAIT, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_F_VERSION_1};
 use cerebro_spec::mmio::{self, reg, status};
 use cerebro_spec::{
-    wait_bits, ChunkRequest, ChunkResponse, DeviceConfig, JobResult, LoadModel, Status, CHUNKQ,
-    CHUNK_REQUEST_LEN, CHUNK_RESPONSE_HEADER_LEN, CONFIG_SPACE_LEN, JOBQ, RESULTQ,
+    wait_bits, ChunkRequest, ChunkResponse, DeviceConfig, DigestHasher, JobResult, LoadModel,
+    Status, CHUNKQ, CHUNK_REQUEST_LEN, CHUNK_RESPONSE_HEADER_LEN, CONFIG_SPACE_LEN, JOBQ, RESULTQ,
     VIRTIO_ID_CEREBRO,
 };
-use sha2::{Digest, Sha256};
 
 pub use handler::{serve_one, BuiltinHandler, JobFailure, JobHandler, ModelFetcher, OwnedTensor};
 pub use queue::{Buffer, SplitQueue, Used};
@@ -457,7 +456,7 @@ impl Driver {
 
     /// Pulls the model of `load` (job `job_id`) through the chunk queue, in order. Each chunk
     /// is copied into the private buffer `sink.buffer(offset, len)` returns, hashed there, then
-    /// reported with `sink.filled`; the SHA-256 over the private copies must match the
+    /// reported with `sink.filled`; the digest over the private copies must match the
     /// announced digest.
     pub fn fetch_model(
         &mut self,
@@ -465,7 +464,7 @@ impl Driver {
         load: &LoadModel,
         sink: &mut dyn ChunkSink,
     ) -> Result<(), FetchError> {
-        let mut hasher = Sha256::new();
+        let mut hasher = DigestHasher::new(load.digest_alg);
         let total = load.total_size;
         let mut offset = 0u64;
         while offset < total {
@@ -558,7 +557,7 @@ impl Driver {
                 self.stats.chunks += 1;
             }
         }
-        let digest: [u8; 32] = hasher.finalize().into();
+        let digest = hasher.finalize();
         if digest != load.digest {
             return Err(FetchError::DigestMismatch);
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use cerebro_guest_driver::{
     serve_one, BuiltinHandler, Driver, DriverError, DriverOptions, SharedPool, Transport,
 };
-use cerebro_spec::{DType, DeviceConfig, ModelFormat, Status};
+use cerebro_spec::{DType, DeviceConfig, DigestAlgorithm, ModelDigest, ModelFormat, Status};
 use sha2::{Digest, Sha256};
 use virtio_cerebro::{CerebroDevice, DeviceHandle, HostJob, JobError, ReplyPayload, Tensor};
 use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
@@ -217,21 +217,32 @@ fn chunked_model_transfer_and_errors() {
     let stats = e.device.stats();
     assert_eq!(stats.chunk_bytes, model.len() as u64);
 
-    // A digest that does not match the bytes: the guest's check on its private copy fails.
-    let reply = e
-        .handle
-        .call(
-            HostJob::LoadModel {
-                model_id: 11,
-                format: ModelFormat::RAW,
-                bytes: model.clone(),
-                digest: Some([0x55; 32]),
-                signature: None,
-            },
-            TIMEOUT,
-        )
-        .unwrap();
-    assert_eq!(reply.status, Status::DigestMismatch);
+    // Digests given by the host, of each algorithm: the right one loads; one that does not match
+    // the bytes fails the guest's check on its private copy.
+    for (i, alg) in [DigestAlgorithm::Sha256, DigestAlgorithm::Blake3]
+        .into_iter()
+        .enumerate()
+    {
+        let right = ModelDigest::of(alg, &model);
+        let mut wrong = right;
+        wrong.value[31] ^= 1;
+        for (digest, expected) in [(wrong, Status::DigestMismatch), (right, Status::Ok)] {
+            let reply = e
+                .handle
+                .call(
+                    HostJob::LoadModel {
+                        model_id: 11 + i as u64,
+                        format: ModelFormat::RAW,
+                        bytes: model.clone(),
+                        digest: Some(digest),
+                        signature: None,
+                    },
+                    TIMEOUT,
+                )
+                .unwrap();
+            assert_eq!(reply.status, expected, "{alg:?}: {}", reply.detail);
+        }
+    }
 
     // Loading the same id again: the guest refuses; the enclave keeps serving.
     let reply = e

@@ -162,7 +162,7 @@ def fresh_dir(path):
 def save_npy(path, array):
     """Writes little-endian, C-order .npy (format 1.0) in one of the contract's dtypes."""
     a = np.asarray(array)
-    allowed = {"f4", "f2", "i1", "u1", "i2", "i4", "i8", "b1"}
+    allowed = {"f4", "f2", "f8", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "b1"}
     code = a.dtype.kind + str(a.dtype.itemsize) if a.dtype.kind != "b" else "b1"
     assert code in allowed, (path, a.dtype)
     a = a.astype(a.dtype.newbyteorder("<")).copy(order="C")  # (ascontiguousarray would make 0-d 1-d)
@@ -1403,6 +1403,22 @@ def jax_op_fixtures(reg):
              "JAX types: bf16 dot_general, f16 arithmetic, i32 floor-division/remainder/shift/and/or/xor/"
              "sign, i1 logic; tolerance 1e-2 for the bf16/f16 outputs (one bf16 ulp), integer outputs exact",
              tolerance=1e-2)
+
+    def prng_noise(x, seed):
+        key = jax.random.fold_in(jax.random.key(42), seed)
+        k_normal, k_uniform, k_bits, k_int = jax.random.split(key, 4)
+        noisy = x + 0.1 * jax.random.normal(k_normal, x.shape, x.dtype)
+        u = jax.random.uniform(k_uniform, x.shape, x.dtype, minval=-1.0, maxval=1.0)
+        bits = jax.random.bits(k_bits, (5,), jnp.uint32)
+        ints = jax.random.randint(k_int, (6,), -50, 50, jnp.int32)
+        return noisy, u, bits, ints
+
+    r = named_rng("jax_prng_noise")
+    emit_jax(reg, "jax_prng_noise", prng_noise, None,
+             [(r.normal(0, 1, (3, 4)).astype(np.float32), np.int32(s)) for s in (0, 7)],
+             "JAX threefry PRNG inside the model (fixed key folded with an i32 seed input): split, normal "
+             "(erf_inv), uniform (u32 shifts/or, bitcast_convert to f32), bits (u32 output), randint; "
+             "threefry runs in a while loop on u32 add/xor/shift/or")
 
 
 def jax_window_fixtures(reg):

@@ -2483,6 +2483,53 @@ mod tests {
         assert_eq!(a.bytes, b.bytes);
     }
 
+    /// Runs a no-argument function and returns its outputs' bytes.
+    fn run_outputs(text: &str) -> Vec<Vec<u8>> {
+        let mut m = crate::executor::Model::new(load(text.as_bytes()).unwrap()).unwrap();
+        m.run(&[]).unwrap();
+        (0..m.num_outputs())
+            .map(|i| m.output(i).unwrap().bytes.to_vec())
+            .collect()
+    }
+
+    // jax.jit(lambda x: lax.reduce(x, 0, lax.add, (0,))) on bf16 [1, 2^-8 x 8] gives 1 (each
+    // step rounds to bf16); on u8 [200, 100, 7]: sum 51 (wraps), max 200.
+    #[test]
+    fn reductions_on_half_and_narrow_integer_types() {
+        let text = "func.func @main() -> (tensor<bf16>, tensor<ui8>, tensor<ui8>) {\n\
+            %x = stablehlo.constant dense<[1.0, 0.00390625, 0.00390625, 0.00390625, 0.00390625, 0.00390625, 0.00390625, 0.00390625, 0.00390625]> : tensor<9xbf16>\n\
+            %z = stablehlo.constant dense<0.0> : tensor<bf16>\n\
+            %s = stablehlo.reduce(%x init: %z) applies stablehlo.add across dimensions = [0] : (tensor<9xbf16>, tensor<bf16>) -> tensor<bf16>\n\
+            %u = stablehlo.constant dense<[200, 100, 7]> : tensor<3xui8>\n\
+            %uz = stablehlo.constant dense<0> : tensor<ui8>\n\
+            %us = stablehlo.reduce(%u init: %uz) applies stablehlo.add across dimensions = [0] : (tensor<3xui8>, tensor<ui8>) -> tensor<ui8>\n\
+            %um = stablehlo.reduce(%u init: %uz) applies stablehlo.maximum across dimensions = [0] : (tensor<3xui8>, tensor<ui8>) -> tensor<ui8>\n\
+            return %s, %us, %um : tensor<bf16>, tensor<ui8>, tensor<ui8>\n}";
+        let out = run_outputs(text);
+        assert_eq!(out[0], half::bf16::from_f32(1.0).to_le_bytes());
+        assert_eq!(out[1], [51]);
+        assert_eq!(out[2], [200]);
+    }
+
+    // jax.jit casts of f32 [nan, inf, -inf, 1e10, -2.7, 300.5] (XLA: saturating, NaN -> 0):
+    // int8 [0, 127, -128, 127, -2, 127]; uint16 [0, 65535, 0, 65535, 0, 300].
+    #[test]
+    fn float_to_integer_conversion_saturates() {
+        let text = "func.func @main() -> (tensor<6xi8>, tensor<6xui16>) {\n\
+            %x = stablehlo.constant dense<[0x7FC00000, 0x7F800000, 0xFF800000, 1.0e10, -2.7, 300.5]> : tensor<6xf32>\n\
+            %a = stablehlo.convert %x : (tensor<6xf32>) -> tensor<6xi8>\n\
+            %b = stablehlo.convert %x : (tensor<6xf32>) -> tensor<6xui16>\n\
+            return %a, %b : tensor<6xi8>, tensor<6xui16>\n}";
+        let out = run_outputs(text);
+        let i8s: Vec<i8> = out[0].iter().map(|b| *b as i8).collect();
+        assert_eq!(i8s, [0, 127, -128, 127, -2, 127]);
+        let u16s: Vec<u16> = out[1]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(u16s, [0, 65535, 0, 65535, 0, 300]);
+    }
+
     #[test]
     fn unknown_ops_are_named() {
         let text = "func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = stablehlo.cholesky %a : tensor<2xf32>\n  return %0 : tensor<2xf32>\n}";

@@ -4,7 +4,7 @@
 use half::{bf16, f16};
 
 use super::quantized;
-use super::scalar::{self, float_binary, float_unary, IntElem};
+use super::scalar::{self, float_binary, float_unary, with_int_type, IntElem};
 use super::util::{apply_activation_f32, is_quantized, same_dtype, Bcast};
 use super::Prepared;
 use crate::error::Result;
@@ -15,24 +15,6 @@ use crate::ir::{Activation, BinaryOp, CompareOp, DType, Node, Subgraph, UnaryOp}
 use crate::{invalid, unsupported};
 
 use super::util::{input_info as info, output_info as out_info};
-
-/// Runs `$body` with `$T` bound to the Rust type of integer dtype `$d`, or `$other` for
-/// non-integer dtypes.
-macro_rules! with_int_type {
-    ($d:expr, $T:ident => $body:expr, _ => $other:expr) => {
-        with_int_type!(@arms $d, $T, $body, $other,
-            I8 i8, U8 u8, I16 i16, U16 u16, I32 i32, U32 u32, I64 i64, U64 u64)
-    };
-    (@arms $d:expr, $T:ident, $body:expr, $other:expr, $($v:ident $t:ty),*) => {
-        match $d {
-            $(DType::$v => {
-                type $T = $t;
-                $body
-            })*
-            _ => $other,
-        }
-    };
-}
 
 // ---------------------------------------------------------------- unary
 

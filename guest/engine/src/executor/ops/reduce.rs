@@ -2,6 +2,9 @@
 
 use alloc::vec::Vec;
 
+use half::{bf16, f16};
+
+use super::scalar::{with_int_type, IntElem};
 use super::util::{input_info as info, output_info as out_info};
 use super::util::{is_quantized, same_dtype, same_quant, MAX_RANK};
 use super::Prepared;
@@ -84,15 +87,11 @@ pub(super) fn prepare_reduce(
         block,
     };
     let ok = match x.dtype {
-        DType::F32 => !matches!(op, ReduceOp::Any | ReduceOp::All),
-        DType::I32 | DType::I64 => matches!(
-            op,
-            ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod | ReduceOp::Mean
-        ),
-        DType::Bool => matches!(op, ReduceOp::Any | ReduceOp::All),
         DType::I8 | DType::U8 if is_quantized(x) => {
             return super::quantized_reduce::prepare(x, y, op, plan);
         }
+        d if d.is_float() || d.is_int() => !matches!(op, ReduceOp::Any | ReduceOp::All),
+        DType::Bool => matches!(op, ReduceOp::Any | ReduceOp::All),
         _ => false,
     };
     if !ok {
@@ -239,34 +238,9 @@ pub(super) fn run_reduce(ctx: &Ctx<'_>, op: ReduceOp, prepared: &Prepared) -> Re
                 _ => Err(unsupported!("{op:?} on f32")),
             }
         }
-        DType::I32 => match op {
-            ReduceOp::Sum => reduce_typed::<i32>(ctx, p, 0, |a, b| a.wrapping_add(b), |a| a),
-            ReduceOp::Mean => reduce_typed::<i32>(
-                ctx,
-                p,
-                0,
-                |a, b| a.wrapping_add(b),
-                |a| a / (n.max(1) as i32),
-            ),
-            ReduceOp::Max => reduce_typed::<i32>(ctx, p, i32::MIN, |a, b| a.max(b), |a| a),
-            ReduceOp::Min => reduce_typed::<i32>(ctx, p, i32::MAX, |a, b| a.min(b), |a| a),
-            ReduceOp::Prod => reduce_typed::<i32>(ctx, p, 1, |a, b| a.wrapping_mul(b), |a| a),
-            _ => Err(unsupported!("{op:?} on i32")),
-        },
-        DType::I64 => match op {
-            ReduceOp::Sum => reduce_typed::<i64>(ctx, p, 0, |a, b| a.wrapping_add(b), |a| a),
-            ReduceOp::Mean => reduce_typed::<i64>(
-                ctx,
-                p,
-                0,
-                |a, b| a.wrapping_add(b),
-                |a| a / (n.max(1) as i64),
-            ),
-            ReduceOp::Max => reduce_typed::<i64>(ctx, p, i64::MIN, |a, b| a.max(b), |a| a),
-            ReduceOp::Min => reduce_typed::<i64>(ctx, p, i64::MAX, |a, b| a.min(b), |a| a),
-            ReduceOp::Prod => reduce_typed::<i64>(ctx, p, 1, |a, b| a.wrapping_mul(b), |a| a),
-            _ => Err(unsupported!("{op:?} on i64")),
-        },
+        DType::F64 => reduce_float::<f64>(ctx, p, op, |v| v, |v| v),
+        DType::F16 => reduce_float::<f16>(ctx, p, op, f16::to_f64, f16::from_f64),
+        DType::BF16 => reduce_float::<bf16>(ctx, p, op, bf16::to_f64, bf16::from_f64),
         DType::Bool => match op {
             ReduceOp::Any => {
                 reduce_typed::<u8>(ctx, p, 0, |a, b| u8::from(a != 0 || b != 0), |a| a)
@@ -276,8 +250,61 @@ pub(super) fn run_reduce(ctx: &Ctx<'_>, op: ReduceOp, prepared: &Prepared) -> Re
             }
             _ => Err(unsupported!("{op:?} on bool")),
         },
-        d => Err(unsupported!("{op:?} on {d}")),
+        d => with_int_type!(d, T => reduce_int::<T>(ctx, p, op),
+            _ => Err(unsupported!("{op:?} on {d}"))),
     }
+}
+
+/// Integer reduction with wrap-around (Mean: the wrapped sum divided by the count, truncating).
+fn reduce_int<T: IntElem>(ctx: &Ctx<'_>, p: &ReducePlan, op: ReduceOp) -> Result<()> {
+    let n = T::wrap_from(p.count.max(1) as i128);
+    match op {
+        ReduceOp::Sum => reduce_typed::<T>(ctx, p, T::default(), T::wadd, |a| a),
+        ReduceOp::Mean => reduce_typed::<T>(ctx, p, T::default(), T::wadd, |a| a.div_xla(n)),
+        ReduceOp::Max => reduce_typed::<T>(ctx, p, T::MIN_VALUE, Ord::max, |a| a),
+        ReduceOp::Min => reduce_typed::<T>(ctx, p, T::MAX_VALUE, Ord::min, |a| a),
+        ReduceOp::Prod => reduce_typed::<T>(ctx, p, T::ONE, T::wmul, |a| a),
+        ReduceOp::Any | ReduceOp::All => Err(unsupported!("{op:?} on integers")),
+    }
+}
+
+/// Float reduction of f64 or a half type: each step combines in f64 and rounds back to `T`
+/// (exact for f64; one rounding per step, as the StableHLO reducer body does, for halves).
+/// Max and min propagate NaN like XLA.
+fn reduce_float<T: bytemuck::Pod>(
+    ctx: &Ctx<'_>,
+    p: &ReducePlan,
+    op: ReduceOp,
+    lift: impl Fn(T) -> f64 + Copy,
+    lower: impl Fn(f64) -> T + Copy,
+) -> Result<()> {
+    let (init, f): (f64, fn(f64, f64) -> f64) = match op {
+        ReduceOp::Sum | ReduceOp::Mean => (0.0, |a, b| a + b),
+        ReduceOp::Prod => (1.0, |a, b| a * b),
+        ReduceOp::Max => (
+            f64::NEG_INFINITY,
+            |a, b| if b > a || b.is_nan() { b } else { a },
+        ),
+        ReduceOp::Min => (
+            f64::INFINITY,
+            |a, b| if b < a || b.is_nan() { b } else { a },
+        ),
+        ReduceOp::Any | ReduceOp::All => return Err(unsupported!("{op:?} on floats")),
+    };
+    let count = p.count as f64;
+    reduce_typed::<T>(
+        ctx,
+        p,
+        lower(init),
+        move |a, b| lower(f(lift(a), lift(b))),
+        move |a| {
+            if op == ReduceOp::Mean {
+                lower(lift(a) / count)
+            } else {
+                a
+            }
+        },
+    )
 }
 
 // ---------------------------------------------------------------- arg max / min

@@ -12,8 +12,35 @@
 
 use crate::ir::{BinaryOp, UnaryOp};
 
+/// Runs `$body` with `$T` bound to the Rust type of integer dtype `$d`, or `$other` for
+/// non-integer dtypes.
+macro_rules! with_int_type {
+    ($d:expr, $T:ident => $body:expr, _ => $other:expr) => {
+        with_int_type!(@arms $d, $T, $body, $other,
+            I8 i8, U8 u8, I16 i16, U16 u16, I32 i32, U32 u32, I64 i64, U64 u64)
+    };
+    (@arms $d:expr, $T:ident, $body:expr, $other:expr, $($v:ident $t:ty),*) => {
+        match $d {
+            $(DType::$v => {
+                type $T = $t;
+                $body
+            })*
+            _ => $other,
+        }
+    };
+}
+pub(crate) use with_int_type;
+
 /// An integer element type with the StableHLO per-element operations.
 pub trait IntElem: Copy + Ord + Default + bytemuck::Pod {
+    /// Smallest value.
+    const MIN_VALUE: Self;
+    /// Largest value.
+    const MAX_VALUE: Self;
+    /// The value 1.
+    const ONE: Self;
+    /// `v` cut to this width (two's complement wrap).
+    fn wrap_from(v: i128) -> Self;
     /// Wrapping a + b.
     fn wadd(self, o: Self) -> Self;
     /// Wrapping a − b.
@@ -59,6 +86,13 @@ pub trait IntElem: Copy + Ord + Default + bytemuck::Pod {
 macro_rules! int_elem {
     ($t:ty, $u:ty, $signed:expr) => {
         impl IntElem for $t {
+            const MIN_VALUE: Self = <$t>::MIN;
+            const MAX_VALUE: Self = <$t>::MAX;
+            const ONE: Self = 1;
+            #[inline]
+            fn wrap_from(v: i128) -> Self {
+                v as Self
+            }
             #[inline]
             fn wadd(self, o: Self) -> Self {
                 self.wrapping_add(o)

@@ -1512,6 +1512,18 @@ def jax_window_fixtures(reg):
              "explicit padding, 1-D avg_pool; lax.reduce_window min with base and window dilation, sum with "
              "window dilation; lax.pad with interior and negative padding")
 
+    # --- gradient of max pooling: select_and_scatter ---
+    r = named_rng("jax_maxpool_grad")
+    wg = jnp.asarray(r.normal(0, 1, (2, 4, 5, 3)).astype(np.float32))
+
+    def maxpool_grad(x):
+        return jax.grad(lambda x: jnp.sum(nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME") * wg))(x)
+
+    emit_jax(reg, "jax_maxpool_grad", maxpool_grad, None,
+             [r.normal(0, 1, (2, 7, 9, 3)).astype(np.float32) for _ in range(2)],
+             "gradient of a 3x3 stride-2 SAME max pool (jax.grad): select_and_scatter (GE select, add "
+             "scatter) on a -inf padded operand")
+
 
 # ----------------------------------------------------------------------------------------------
 # Section: SavedModel / frozen GraphDef (issue 6)

@@ -384,6 +384,38 @@ fn hostile_window_attributes_are_refused() {
     ] {
         assert_refused(attrs, &rw(attrs, out));
     }
+    let sas = |attrs: &str, src: &str| {
+        format!(
+            "func.func @main(%x: tensor<4x4xf32>, %s: tensor<{src}xf32>) -> tensor<4x4xf32> {{\n  %c = stablehlo.constant dense<0.0> : tensor<f32>\n  %0 = \"stablehlo.select_and_scatter\"(%x, %s, %c) ({{\n  ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n    %p = stablehlo.compare GE, %a, %b : (tensor<f32>, tensor<f32>) -> tensor<i1>\n    stablehlo.return %p : tensor<i1>\n  }}, {{\n  ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n    %q = stablehlo.add %a, %b : tensor<f32>\n    stablehlo.return %q : tensor<f32>\n  }}) {{{attrs}}} : (tensor<4x4xf32>, tensor<{src}xf32>, tensor<f32>) -> tensor<4x4xf32>\n  return %0 : tensor<4x4xf32>\n}}"
+        )
+    };
+    // The well-formed one loads; each broken variant is refused.
+    load(
+        sas(
+            "window_dimensions = array<i64: 2, 2>, window_strides = array<i64: 2, 2>",
+            "2x2",
+        )
+        .as_bytes(),
+    )
+    .and_then(Model::new)
+    .unwrap();
+    for (attrs, src) in [
+        (
+            "window_dimensions = array<i64: 2, 2>, window_strides = array<i64: 0, 2>",
+            "2x2",
+        ),
+        (
+            "window_dimensions = array<i64: 2, 2>, window_strides = array<i64: 2, 2>",
+            "3x2",
+        ),
+        ("window_dimensions = array<i64: 2, 2, 2>", "2x2"),
+        (
+            "window_dimensions = array<i64: 9223372036854775807, 2>",
+            "1x3",
+        ),
+    ] {
+        assert_refused(attrs, &sas(attrs, src));
+    }
     let pad = |attrs: &str, out: &str| {
         format!(
             "func.func @main(%x: tensor<4x4xf32>) -> tensor<{out}xf32> {{\n  %c = stablehlo.constant dense<0.0> : tensor<f32>\n  %0 = stablehlo.pad %x, %c, {attrs} : (tensor<4x4xf32>, tensor<f32>) -> tensor<{out}xf32>\n  return %0 : tensor<{out}xf32>\n}}"

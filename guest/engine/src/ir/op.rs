@@ -504,6 +504,18 @@ pub enum Op {
         /// Per dim: window size, stride, padding, dilations.
         window: Vec<WindowDim>,
     },
+    /// StableHLO `select_and_scatter` (inputs operand, source, scalar init): the output starts as
+    /// init; for each window (one per source element) the operand element chosen by `select`
+    /// (kept while `select(kept, next)` holds) receives `scatter(out, source)`. Windows have
+    /// no dilation; taps on padding are never chosen.
+    SelectAndScatter {
+        /// The comparison that keeps the current choice (GE for max pooling's gradient).
+        select: CompareOp,
+        /// How source values combine into the output (Sum, Max, Min, Prod).
+        scatter: ReduceOp,
+        /// Per dim: window size, stride, padding.
+        window: Vec<WindowDim>,
+    },
     /// Solves `op(a) · x = b` (left side) or `x · op(a) = b` for x with a triangular `a`
     /// (inputs a `[..., m, m]`, b `[..., m, n]` or `[..., n, m]`; batch dims equal).
     TriangularSolve {
@@ -707,6 +719,7 @@ impl Op {
             Op::Pool2d(_) => "Pool2d",
             Op::ReduceWindow { .. } => "ReduceWindow",
             Op::TriangularSolve { .. } => "TriangularSolve",
+            Op::SelectAndScatter { .. } => "SelectAndScatter",
             Op::Reduce { .. } => "Reduce",
             Op::ArgReduce { .. } => "ArgReduce",
             Op::Softmax { .. } => "Softmax",

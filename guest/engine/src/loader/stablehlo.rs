@@ -411,7 +411,7 @@ fn check_arity(base: &str, op: &HloOp) -> Result<()> {
         | "gather"
         | "pad"
         | "triangular_solve" => (2, true),
-        "select" | "clamp" | "dynamic_conv" => (3, true),
+        "select" | "clamp" | "dynamic_conv" | "select_and_scatter" => (3, true),
         "dynamic_pad" => (5, true),
         "reduce" | "reduce_window" => (2, false),
         "dynamic_slice" | "if" | "case" | "concatenate" | "sort" => (1, false),
@@ -1225,6 +1225,7 @@ impl<'m> Lowerer<'m> {
                 self.convolution(op, Some(padding))
             }
             "triangular_solve" => self.triangular_solve(op),
+            "select_and_scatter" => self.select_and_scatter(op),
             "gather" | "dynamic_gather" => self.gather(op),
             "while" => self.while_(op),
             "if" | "case" => self.if_(op),
@@ -2092,6 +2093,69 @@ impl<'m> Lowerer<'m> {
         self.pad_value_tensor(x, low, high, &interior, Some(v), Some(o))?
             .ok_or_else(|| Error::TooLarge("padded tensor".into()))?;
         Ok(())
+    }
+
+    /// `select_and_scatter` whose select body is one comparison of its two arguments and whose
+    /// scatter body is one reducer op.
+    fn select_and_scatter(&mut self, op: &HloOp) -> Result<()> {
+        let [select, scatter] = op.regions.as_slice() else {
+            return Err(Error::Malformed(
+                "select_and_scatter needs select and scatter regions".into(),
+            ));
+        };
+        let unsupported = || Error::Unsupported("select body is not one comparison".into());
+        let block = select.blocks.first().ok_or_else(unsupported)?;
+        let [cmp, ret] = block.ops.as_slice() else {
+            return Err(unsupported());
+        };
+        let args: Vec<ValueId> = block.arguments.iter().map(|(v, _)| *v).collect();
+        let dir = match cmp.attr("comparison_direction") {
+            Some(Attr::Enum(_, d)) if cmp.name == "stablehlo.compare" => d.as_str(),
+            _ => return Err(unsupported()),
+        };
+        if args.len() != 2 || ret.operands.as_slice() != cmp.results.as_slice() {
+            return Err(unsupported());
+        }
+        // select(kept, candidate): written as compare(a, b) or with the arguments swapped.
+        let swapped = if cmp.operands == [args[0], args[1]] {
+            false
+        } else if cmp.operands == [args[1], args[0]] {
+            true
+        } else {
+            return Err(unsupported());
+        };
+        let select = match (dir, swapped) {
+            ("GE", false) | ("LE", true) => CompareOp::GreaterEqual,
+            ("GT", false) | ("LT", true) => CompareOp::Greater,
+            ("LE", false) | ("GE", true) => CompareOp::LessEqual,
+            ("LT", false) | ("GT", true) => CompareOp::Less,
+            _ => return Err(unsupported()),
+        };
+        let body = Self::reducer(scatter)
+            .ok_or_else(|| Error::Unsupported("scatter body is not a single binary op".into()))?;
+        let x = self.value(op.operands[0])?;
+        let (d, s) = self.info(x);
+        let (scatter, _) = reduce_kind(body, d == DType::Bool)?;
+        let rank = s.len();
+        let sizes = to_usizes(&attr_ints(op, "window_dimensions")?, "window size")?;
+        let strides = window_attr(op, "window_strides", rank, 1)?;
+        let pad = window_attr(op, "padding", 2 * rank, 0)?;
+        if sizes.len() != rank {
+            return Err(Error::Invalid(
+                "select_and_scatter window does not match the rank".into(),
+            ));
+        }
+        let window = (0..rank)
+            .map(|i| window_dim(sizes[i], strides[i], pad[2 * i], pad[2 * i + 1], 1, 1, 0))
+            .collect::<Result<Vec<_>>>()?;
+        self.simple(
+            op,
+            Op::SelectAndScatter {
+                select,
+                scatter,
+                window,
+            },
+        )
     }
 
     /// `triangular_solve` on f32.

@@ -53,6 +53,8 @@ pub(crate) enum Prepared {
     ConvNd(Box<window::ConvNdPlan>),
     /// `reduce_window` tap tables.
     ReduceWindow(Box<window::ReduceWindowPlan>),
+    /// `select_and_scatter` tap tables.
+    SelectAndScatter(Box<window::SelectAndScatterPlan>),
     /// Triangular solve sizes and options.
     Triangular(linalg::TriangularPlan, linalg::Triangular),
     /// StableHLO gather plan.
@@ -139,6 +141,14 @@ pub(crate) fn prepare(graph: &Graph, sg: &Subgraph, node: &Node) -> Result<(Prep
         Op::ReduceWindow { op, window } => {
             arity(node, 2..=2, 1)?;
             window::prepare_reduce_window(sg, node, *op, window)?
+        }
+        Op::SelectAndScatter {
+            select,
+            scatter,
+            window,
+        } => {
+            arity(node, 3..=3, 1)?;
+            window::prepare_select_and_scatter(sg, node, *select, *scatter, window)?
         }
         Op::TriangularSolve {
             left_side,
@@ -366,6 +376,14 @@ pub(crate) fn run(ctx: &Ctx<'_>, node: &Node, prepared: &Prepared) -> Result<()>
         Op::ReduceWindow { op, .. } => match prepared {
             Prepared::ReduceWindow(p) => window::run_reduce_window(ctx, *op, p),
             _ => Err(invalid!("reduce_window not prepared")),
+        },
+        Op::SelectAndScatter {
+            select, scatter, ..
+        } => match prepared {
+            Prepared::SelectAndScatter(p) => {
+                window::run_select_and_scatter(ctx, *select, *scatter, p)
+            }
+            _ => Err(invalid!("select_and_scatter not prepared")),
         },
         Op::TriangularSolve { .. } => match prepared {
             Prepared::Triangular(p, t) => linalg::run(ctx, p, *t),

@@ -12,7 +12,7 @@ use super::util::{for_each_index, input_info as info, output_info as out_info, M
 use super::Prepared;
 use crate::error::Result;
 use crate::executor::Ctx;
-use crate::ir::{ConvNdAttrs, DType, Node, ReduceOp, Subgraph, WindowDim};
+use crate::ir::{CompareOp, ConvNdAttrs, DType, Node, ReduceOp, Subgraph, WindowDim};
 use crate::{invalid, too_large, unsupported};
 
 /// Most multiply-adds (or reduction steps) one windowed op may take: a hostile window must not
@@ -255,7 +255,7 @@ pub(super) fn prepare_conv_nd(sg: &Subgraph, node: &Node, a: &ConvNdAttrs) -> Re
 
 /// Element arithmetic of the windowed loops: integers wrap (StableHLO semantics), float max /
 /// min propagate NaN like `maximum` / `minimum`.
-trait WindowElem: bytemuck::Pod + Default {
+trait WindowElem: bytemuck::Pod + Default + PartialOrd {
     fn add(self, o: Self) -> Self;
     fn mul(self, o: Self) -> Self;
     fn max(self, o: Self) -> Self;
@@ -542,6 +542,166 @@ pub(super) fn run_reduce_window(ctx: &Ctx<'_>, op: ReduceOp, p: &ReduceWindowPla
         },
         d => with_window_type!(d, reduce_window_numeric(ctx, p, op), "reduce_window"),
     }
+}
+
+// ---------------------------------------------------------------- select_and_scatter
+
+/// Load-time plan of a `select_and_scatter`.
+#[derive(Debug, Clone)]
+pub(crate) struct SelectAndScatterPlan {
+    axes: Vec<AxisTaps>,
+    sizes: Vec<usize>,
+    in_strides: Vec<usize>,
+    source_dims: Vec<usize>,
+    out_len: usize,
+}
+
+pub(super) fn prepare_select_and_scatter(
+    sg: &Subgraph,
+    node: &Node,
+    select: CompareOp,
+    scatter: ReduceOp,
+    window: &[WindowDim],
+) -> Result<Prepared> {
+    let x = info(sg, node, 0)?;
+    let src = info(sg, node, 1)?;
+    let init = info(sg, node, 2)?;
+    let y = out_info(sg, node, 0)?;
+    super::util::same_dtype(x, src)?;
+    super::util::same_dtype(x, init)?;
+    super::util::same_dtype(x, y)?;
+    let supported = window_dtype(x.dtype)
+        && !super::util::is_quantized(x)
+        && matches!(
+            scatter,
+            ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod
+        )
+        && !matches!(select, CompareOp::Equal | CompareOp::NotEqual);
+    if !supported {
+        return Err(unsupported!(
+            "select_and_scatter {select:?} / {scatter:?} on {}",
+            x.dtype
+        ));
+    }
+    let (xd, sd) = (x.shape.dims(), src.shape.dims());
+    if window.len() != xd.len()
+        || sd.len() != xd.len()
+        || y.shape != x.shape
+        || init.shape.num_elements()? != 1
+        || xd.len() > MAX_RANK
+        || window
+            .iter()
+            .any(|w| w.base_dilation != 1 || w.window_dilation != 1 || w.reverse)
+    {
+        return Err(invalid!(
+            "select_and_scatter of {} with source {} into {}",
+            x.shape,
+            src.shape,
+            y.shape
+        ));
+    }
+    let mut axes = Vec::new();
+    for (d, win) in window.iter().enumerate() {
+        let t = axis_taps(xd[d], win)?;
+        if t.out != sd[d] {
+            return Err(invalid!(
+                "dim {d}: operand {} with window {win:?} gives {} windows, source has {}",
+                xd[d],
+                t.out,
+                sd[d]
+            ));
+        }
+        axes.push(t);
+    }
+    let taps = window
+        .iter()
+        .try_fold(1usize, |acc, w| acc.checked_mul(w.size))
+        .ok_or_else(|| too_large!("select_and_scatter window"))?;
+    check_work(src.shape.num_elements()?, taps, 1)?;
+    Ok(Prepared::SelectAndScatter(Box::new(SelectAndScatterPlan {
+        sizes: window.iter().map(|w| w.size).collect(),
+        axes,
+        in_strides: strides(xd),
+        source_dims: sd.to_vec(),
+        out_len: y.shape.num_elements()?,
+    })))
+}
+
+fn select_and_scatter_typed<T: WindowElem>(
+    ctx: &Ctx<'_>,
+    p: &SelectAndScatterPlan,
+    keep: impl Fn(T, T) -> bool,
+    scatter: impl Fn(T, T) -> T,
+) -> Result<()> {
+    let x = ctx.input_as::<T>(0)?;
+    let src = ctx.input_as::<T>(1)?;
+    let init = *ctx
+        .input_as::<T>(2)?
+        .first()
+        .ok_or_else(|| invalid!("select_and_scatter init is empty"))?;
+    let y = ctx.output_as::<T>(0)?;
+    if y.len() < p.out_len || x.len() < p.out_len {
+        return Err(invalid!("select_and_scatter buffers too short"));
+    }
+    y[..p.out_len].fill(init);
+    let mut s = 0usize;
+    let mut bad = false;
+    for_each_index(&p.source_dims, |pos| {
+        let mut chosen: Option<usize> = None;
+        for_each_tap(&p.axes, &p.sizes, &p.in_strides, pos, |_, off| {
+            let Some(o) = off else { return };
+            chosen = match chosen {
+                Some(c) if keep(x[c], x[o]) => Some(c),
+                _ => Some(o),
+            };
+        });
+        match (chosen, src.get(s)) {
+            (Some(c), Some(v)) => y[c] = scatter(y[c], *v),
+            (None, Some(_)) => {}
+            (_, None) => bad = true,
+        }
+        s += 1;
+    });
+    if bad {
+        return Err(invalid!("select_and_scatter source too short"));
+    }
+    Ok(())
+}
+
+fn select_and_scatter_numeric<T: WindowElem>(
+    ctx: &Ctx<'_>,
+    p: &SelectAndScatterPlan,
+    select: CompareOp,
+    scatter: ReduceOp,
+) -> Result<()> {
+    let keep = move |a: T, b: T| match select {
+        CompareOp::GreaterEqual => a >= b,
+        CompareOp::Greater => a > b,
+        CompareOp::LessEqual => a <= b,
+        CompareOp::Less => a < b,
+        CompareOp::Equal => a == b,
+        CompareOp::NotEqual => a != b,
+    };
+    match scatter {
+        ReduceOp::Sum => select_and_scatter_typed::<T>(ctx, p, keep, T::add),
+        ReduceOp::Prod => select_and_scatter_typed::<T>(ctx, p, keep, T::mul),
+        ReduceOp::Max => select_and_scatter_typed::<T>(ctx, p, keep, T::max),
+        ReduceOp::Min => select_and_scatter_typed::<T>(ctx, p, keep, T::min),
+        other => Err(unsupported!("select_and_scatter with {other:?}")),
+    }
+}
+
+pub(super) fn run_select_and_scatter(
+    ctx: &Ctx<'_>,
+    select: CompareOp,
+    scatter: ReduceOp,
+    p: &SelectAndScatterPlan,
+) -> Result<()> {
+    with_window_type!(
+        ctx.in_info(0)?.dtype,
+        select_and_scatter_numeric(ctx, p, select, scatter),
+        "select_and_scatter"
+    )
 }
 
 #[cfg(test)]

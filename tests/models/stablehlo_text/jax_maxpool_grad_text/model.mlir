@@ -1,0 +1,35 @@
+#loc1 = loc("x")
+#loc8 = loc("select_and_scatter")
+#loc12 = loc("select_and_scatter:"(#loc8))
+module @jit_maxpool_grad attributes {jax.uses_shape_polymorphism = false, mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x7x9x3xf32> loc("x")) -> (tensor<2x7x9x3xf32> {jax.result_info = "result"}) {
+    %cst = stablehlo.constant dense<0.000000e+00> : tensor<f32> loc(#loc2)
+    %cst_0 = stablehlo.constant dense<0xFF800000> : tensor<f32> loc(#loc2)
+    %cst_1 = stablehlo.constant dense<"0xF8A9EEBF2DC3753E6BB8323F5687673FC2059A3F0C2324BF5493613F33D38BBEAB029EBE9D9CCFBF21A5A2BE681AB0BDB32DB93F928D343FC0895F3F1622B53E1D58B6BF5A7D3CBC1E7B59BFE15EC53DF3EB56BFAE1AB7BECDF497BF4D901B3E9CE5E33FBD025BBFB2EC3B3DBEE345BFB1C814BF424E1EBFE9B6183F05DC463F92DBB73D96D4933E32D8C53DA6EDA83E02518A3E07017CBEB8425A3FE19B8F3EDA0A823F4D337E3EF4D40C4096AA153F0539C3BF477AFC3E223671BF65E3AD3FB8A6623E3D70153F4ACE12BEFB648D3E412DE03D2135EFBF35BD5BBFFE91C73F848B15BF8ACE32BB2E0295BD0607D5BE2450C73E686B04C0AE87E2BEFB30C6BF1D8E93BF21F7823F0945893E08B8813F31FE03BF34995BBD5507D2BFD3E88B3E4FEABC3E67E1B23F24D57BBFD89FD4BF711B533FDD5B783F3F8A973FA9CB7A3E41E5533E773DE63F1ADFD13FE1C8EF3E01821640CBA5913FCC3D573E2BD4C3BF9B1B4FBFF6FD0B3EE47D503FEA9867BF3487F03F0359E7BD1193643FFB9D90BF9852553FD05DC2BF2C15A33D831B443F959C983F097B36BD945F0EBFBDC1943F3E0751BF09186E3F04C839BF4F3D0ABFD1F108BD652899BF0A0E5BBFBDE29B3FCD2BC3BE5BAD573F42FB33BE5DA2123F4B84C73D01AE43BF9BDF2EBFC69781BF"> : tensor<2x4x5x3xf32> loc(#loc3)
+    %cst_2 = stablehlo.constant dense<1.000000e+00> : tensor<f32> loc(#loc3)
+    %0 = stablehlo.broadcast_in_dim %cst_2, dims = [] : (tensor<f32>) -> tensor<2x4x5x3xf32> loc(#loc4)
+    %1 = stablehlo.multiply %0, %cst_1 : tensor<2x4x5x3xf32> loc(#loc5)
+    %2 = stablehlo.pad %arg0, %cst_0, low = [0, 1, 1, 0], high = [0, 1, 1, 0], interior = [0, 0, 0, 0] : (tensor<2x7x9x3xf32>, tensor<f32>) -> tensor<2x9x11x3xf32> loc(#loc6)
+    %3 = "stablehlo.select_and_scatter"(%2, %1, %cst) <{window_dimensions = array<i64: 1, 3, 3, 1>, window_strides = array<i64: 1, 2, 2, 1>}> ({
+    ^bb0(%arg1: tensor<f32> loc("select_and_scatter:"(#loc8)), %arg2: tensor<f32> loc("select_and_scatter:"(#loc8))):
+      %5 = stablehlo.compare GE, %arg1, %arg2, FLOAT : (tensor<f32>, tensor<f32>) -> tensor<i1> loc(#loc9)
+      stablehlo.return %5 : tensor<i1> loc(#loc7)
+    }, {
+    ^bb0(%arg1: tensor<f32> loc("select_and_scatter:"(#loc8)), %arg2: tensor<f32> loc("select_and_scatter:"(#loc8))):
+      %5 = stablehlo.add %arg1, %arg2 : tensor<f32> loc(#loc10)
+      stablehlo.return %5 : tensor<f32> loc(#loc7)
+    }) : (tensor<2x9x11x3xf32>, tensor<2x4x5x3xf32>, tensor<f32>) -> tensor<2x9x11x3xf32> loc(#loc7)
+    %4 = stablehlo.slice %3 [0:2, 1:8, 1:10, 0:3] : (tensor<2x9x11x3xf32>) -> tensor<2x7x9x3xf32> loc(#loc11)
+    return %4 : tensor<2x7x9x3xf32> loc(#loc3)
+  } loc(#loc)
+} loc(#loc)
+#loc = loc(unknown)
+#loc2 = loc("jit(maxpool_grad)/transpose(jvp())/select_and_scatter_add")
+#loc3 = loc("jit(maxpool_grad)")
+#loc4 = loc("jit(maxpool_grad)/transpose(jvp())/broadcast_in_dim")
+#loc5 = loc("jit(maxpool_grad)/transpose(jvp())/mul")
+#loc6 = loc("jit(maxpool_grad)/transpose(jvp())/pad")
+#loc7 = loc("jit(maxpool_grad)/transpose(jvp())/select_and_scatter")
+#loc9 = loc("jit(maxpool_grad)/transpose(jvp())/ge")
+#loc10 = loc("jit(maxpool_grad)/transpose(jvp())/add")
+#loc11 = loc("jit(maxpool_grad)/transpose(jvp())/slice")

@@ -1389,6 +1389,23 @@ def jax_op_fixtures(reg):
              "JAX indexing: gather, scatter-add, dynamic_slice (start clamped in run 1), sort, argsort, iota, "
              "concatenate, pad with interior padding, clamp, cumsum (reduce_window); outputs f32 and i32")
 
+    def indexing_sort_scatter(x, idx, k):
+        v, i = lax.top_k(x, 3)                                           # top_k (composite -> sort)
+        a, b = lax.sort((x[:, 0], x[:, 1]), num_keys=1)                  # sort carrying a second operand
+        t = jnp.take_along_axis(x, jnp.argsort(x, axis=1)[:, :2], axis=1)   # gather with batching dims
+        s = jnp.ones((6, 4), x.dtype).at[idx, 1].max(x[:3, 0])          # scatter max, index vectors
+        u = lax.dynamic_update_slice(x, jnp.zeros((2, 2), x.dtype), (k, k))  # start clamped in run 1
+        m = jnp.zeros((6,), x.dtype).at[idx].set(x[:3, 2])              # scatter set, index 10 dropped
+        return v, i, a, b, t, s, u, m
+
+    r = named_rng("jax_indexing_sort_scatter")
+    emit_jax(reg, "jax_indexing_sort_scatter", indexing_sort_scatter, None,
+             [(r.normal(0, 1, (6, 4)).astype(np.float32), np.array(i, np.int32), np.int32(k))
+              for i, k in (([0, 2, 5], 1), ([-1, 3, 10], 7))],
+             "JAX indexing II: top_k, two-operand sort, take_along_axis (gather with batching dims), "
+             "scatter max / set (out-of-range index dropped), dynamic_update_slice with a run-time "
+             "start (clamped in run 1); outputs f32 and i32")
+
     def mixed_precision(a, b, i):
         ab = (a.astype(jnp.bfloat16) @ b.astype(jnp.bfloat16)).astype(jnp.float32)
         ah = (a.astype(jnp.float16) * 1.5 + 0.25).astype(jnp.float32)

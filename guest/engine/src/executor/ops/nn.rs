@@ -210,6 +210,7 @@ fn quant_conv(
     act: Activation,
     channels: usize,
     axis: usize,
+    allow_weight_zero_point: bool,
 ) -> Result<QuantConv> {
     let (si, zi) = per_tensor(x)?;
     let (so, zo) = per_tensor(y)?;
@@ -217,7 +218,10 @@ fn quant_conv(
         .quant
         .as_ref()
         .ok_or_else(|| invalid!("weights `{}` have no quantization", w.name))?;
-    if wq.zero_point.iter().any(|&z| z != 0) {
+    // TFLite's FULLY_CONNECTED takes a per-tensor weight zero point (`filter_offset`); its
+    // convolutions use symmetric weights.
+    let fc_zero_point = allow_weight_zero_point && wq.zero_point.len() == 1;
+    if wq.zero_point.iter().any(|&z| z != 0) && !fc_zero_point {
         return Err(unsupported!(
             "weights `{}` with non-zero zero points",
             w.name
@@ -340,7 +344,7 @@ pub(super) fn prepare_conv(
             ))
         }
         DType::I8 => {
-            let q = quant_conv(x, w, y, a.activation, yd[3], 0)?;
+            let q = quant_conv(x, w, y, a.activation, yd[3], 0, false)?;
             let wb = const_bytes(graph, w)
                 .ok_or_else(|| unsupported!("non-constant conv filter `{}`", w.name))?;
             let bias = bias::<i32>(graph, sg, node, 2, yd[3], DType::I32)?;
@@ -410,7 +414,7 @@ pub(super) fn prepare_depthwise(
         }
         DType::I8 => {
             bias::<i32>(graph, sg, node, 2, yd[3], DType::I32)?;
-            let q = quant_conv(x, w, y, a.activation, yd[3], 3)?;
+            let q = quant_conv(x, w, y, a.activation, yd[3], 3, false)?;
             Ok((
                 Prepared::Nn(alloc::boxed::Box::new(NnPrepared::DepthwiseI8 { geo, q })),
                 0,
@@ -479,11 +483,20 @@ pub(super) fn prepare_fc(
             }
         }
         DType::I8 => {
-            let q = quant_conv(x, w, y, act, n, 0)?;
+            let q = quant_conv(x, w, y, act, n, 0, true)?;
             let wb = const_bytes(graph, w)
                 .ok_or_else(|| unsupported!("non-constant int8 weights `{}`", w.name))?;
             let bias = bias::<i32>(graph, sg, node, 2, n, DType::I32)?;
-            let weights = PackedI8Weights::new(bytemuck::cast_slice(wb), n, k, bias)?;
+            // Checked by `quant_conv`: one zero point when it is not zero.
+            let zero_point = w
+                .quant
+                .as_ref()
+                .and_then(|q| q.zero_point.first())
+                .map_or(0, |&z| z);
+            let zero_point = i32::try_from(zero_point)
+                .map_err(|_| invalid!("weights `{}` zero point {zero_point}", w.name))?;
+            let weights =
+                PackedI8Weights::with_zero_point(bytemuck::cast_slice(wb), n, k, zero_point, bias)?;
             let scratch = qconv::fully_connected_i8_scratch_len(k)
                 .checked_mul(2)
                 .ok_or_else(|| invalid!("scratch overflows"))?;

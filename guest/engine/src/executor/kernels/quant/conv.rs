@@ -98,7 +98,24 @@ struct GroupWeights<'a> {
 impl PackedI8Weights {
     /// Packs `n × k` row-major int8 weights (FC `[out, in]`, conv OHWI) and an optional bias.
     pub fn new(weights: &[i8], n: usize, k: usize, bias: Option<&[i32]>) -> KernelResult<Self> {
-        Self::grouped(weights, n, k, 1, bias)
+        Self::pack(weights, (n, k, 1), 0, bias)
+    }
+
+    /// Like [`PackedI8Weights::new`] for weights with a (per-tensor) zero point: the kernels
+    /// then use `w - zero_point` (TFLite's `filter_offset`), widened exactly to `i16`.
+    pub fn with_zero_point(
+        weights: &[i8],
+        n: usize,
+        k: usize,
+        zero_point: i32,
+        bias: Option<&[i32]>,
+    ) -> KernelResult<Self> {
+        if !(-128..=127).contains(&zero_point) {
+            return Err(KernelError::InvalidParam(
+                "int8 weight zero point out of range",
+            ));
+        }
+        Self::pack(weights, (n, k, 1), zero_point as i16, bias)
     }
 
     /// Like [`PackedI8Weights::new`] for a grouped conv's filter: rows `g·n/groups ..
@@ -108,6 +125,15 @@ impl PackedI8Weights {
         n: usize,
         k: usize,
         groups: usize,
+        bias: Option<&[i32]>,
+    ) -> KernelResult<Self> {
+        Self::pack(weights, (n, k, groups), 0, bias)
+    }
+
+    fn pack(
+        weights: &[i8],
+        (n, k, groups): (usize, usize, usize),
+        zero_point: i16,
         bias: Option<&[i32]>,
     ) -> KernelResult<Self> {
         if groups == 0 || !n.is_multiple_of(groups) {
@@ -140,7 +166,7 @@ impl PackedI8Weights {
                                 let kk = 2 * t + h;
                                 if col < ng && kk < k {
                                     panel[t * 32 + c * 2 + h] =
-                                        weights[(g * ng + col) * k + kk] as i16;
+                                        weights[(g * ng + col) * k + kk] as i16 - zero_point;
                                 }
                             }
                         }
@@ -152,7 +178,10 @@ impl PackedI8Weights {
             n,
             k,
             groups,
-            weights: weights[..len].iter().map(|&w| w as i16).collect(),
+            weights: weights[..len]
+                .iter()
+                .map(|&w| w as i16 - zero_point)
+                .collect(),
             bias: b,
             kp,
             panels,
@@ -839,6 +868,12 @@ mod tests {
             let weights = rng.vec_i8(n * k);
             let bias: Vec<i32> = (0..n).map(|_| rng.i32_in(-5000, 5000)).collect();
             let (m, in_off, out_off, lo, hi) = random_q(&mut rng, n, case % 2 == 0);
+            // Every third case has a weight zero point (extremes included).
+            let zp = if case % 3 == 1 {
+                [-128, 127, 5, -3][case / 3 % 4]
+            } else {
+                0
+            };
             let q = QuantConvParams {
                 input_offset: in_off,
                 output_offset: out_off,
@@ -851,7 +886,8 @@ mod tests {
                 for c in 0..n {
                     let mut acc = 0i32;
                     for j in 0..k {
-                        acc += weights[c * k + j] as i32 * (input[r * k + j] as i32 + in_off);
+                        acc +=
+                            (weights[c * k + j] as i32 - zp) * (input[r * k + j] as i32 + in_off);
                     }
                     acc += bias[c];
                     let mm = m[if m.len() == 1 { 0 } else { c }];
@@ -861,7 +897,7 @@ mod tests {
                     want[r * n + c] = v as i8;
                 }
             }
-            let w = PackedI8Weights::new(&weights, n, k, Some(&bias)).unwrap();
+            let w = PackedI8Weights::with_zero_point(&weights, n, k, zp, Some(&bias)).unwrap();
             for &isa in Isa::available() {
                 let mut out = vec![0i8; rows * n];
                 let mut scratch = vec![0i16; fully_connected_i8_scratch_len(k)];

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 const VECTORS: &str = include_str!("../testdata/litert_vectors.txt");
 
-/// A constant tensor: (dtype, shape, scales, values).
-type Const = (String, Vec<usize>, Vec<f32>, Vec<i32>);
+/// A constant tensor: (dtype, shape, scales, values, first zero point).
+type Const = (String, Vec<usize>, Vec<f32>, Vec<i32>, i32);
 
 #[derive(Default)]
 struct Case {
@@ -21,7 +21,7 @@ struct Case {
     params: HashMap<String, String>,
     shapes: HashMap<String, Vec<usize>>,
     data: HashMap<String, Vec<i8>>,
-    /// Constants: (dtype, shape, scales, values).
+    /// Constants: (dtype, shape, scales, values, first zero point).
     consts: Vec<Const>,
 }
 
@@ -62,11 +62,14 @@ fn cases() -> Vec<Case> {
                 let _name = it.next();
                 let dtype = it.next().unwrap().into();
                 let shape = it.map(|v| v.parse().unwrap()).collect();
-                cur.consts.push((dtype, shape, Vec::new(), Vec::new()));
+                cur.consts.push((dtype, shape, Vec::new(), Vec::new(), 0));
             }
             Some("scales") => {
                 cur.consts.last_mut().unwrap().2 =
                     it.map(|v| v.parse::<f64>().unwrap() as f32).collect();
+            }
+            Some("zps") => {
+                cur.consts.last_mut().unwrap().4 = it.next().map_or(0, |v| v.parse().unwrap());
             }
             Some("values") => {
                 cur.consts.last_mut().unwrap().3 = it.map(|v| v.parse().unwrap()).collect();
@@ -189,7 +192,8 @@ fn run_conv_like(c: &Case, x: &[i8], got: &mut [i8], want: &[i8]) {
     for &isa in Isa::available() {
         if c.name.starts_with("fc") {
             let (n, k) = (filter.1[0], filter.1[1]);
-            let packed = PackedI8Weights::new(&w, n, k, bias.as_deref()).unwrap();
+            let packed =
+                PackedI8Weights::with_zero_point(&w, n, k, filter.4, bias.as_deref()).unwrap();
             let mut scratch = alloc::vec![0i16; fully_connected_i8_scratch_len(k)];
             fully_connected_i8(isa, s[0], x, &packed, &q, got, &mut scratch).unwrap();
             assert_eq!(got, want, "case {} {isa:?}", c.name);

@@ -5,8 +5,10 @@ Rust kernels can be checked bit for bit. Run by hand (tensorflow-cpu 2.21.0, ai-
 
     python3 gen_litert_vectors.py > litert_vectors.txt
 """
+import flatbuffers
 import numpy as np
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 rng = np.random.default_rng(1234)
@@ -124,3 +126,36 @@ WG4 = rng.normal(0, 0.3, (2, 2, 5, 20)).astype(np.float32)  # four groups of 5 -
 emit("conv_grouped4_2x2_s2_valid",
      convert(lambda x: tf.nn.conv2d(x, WG4, 2, "VALID"), [(2, 9, 8, 20)]), [(2, 9, 8, 20)],
      {"k": 2, "s": 2, "d": 1, "pad": "VALID", "act": "none", "groups": 4, "dump_consts": 1})
+
+
+def with_filter_zero_point(model, zp):
+    """The converted FULLY_CONNECTED model re-quantized per tensor with weight zero point `zp`
+    (the converter only makes symmetric int8 weights; LiteRT's kernel takes any zero point)."""
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    sg = m.subgraphs[0]
+    fc = sg.operators[0]
+    w, b = sg.tensors[fc.inputs[1]], sg.tensors[fc.inputs[2]]
+    wbuf, bbuf = m.buffers[w.buffer], m.buffers[b.buffer]
+    n = w.shape[0]
+    scales = np.array(w.quantization.scale, dtype=np.float32)
+    real = np.frombuffer(bytes(wbuf.data), np.int8).astype(np.float32).reshape(n, -1) * scales[:, None]
+    s1 = np.float32(scales.max() * 1.2)
+    wbuf.data = np.clip(np.round(real / s1) + zp, -128, 127).astype(np.int8).flatten().view(np.uint8)
+    w.quantization.scale = np.array([s1], np.float32)
+    w.quantization.zeroPoint = np.array([zp], np.int64)
+    w.quantization.quantizedDimension = 0
+    bias = np.frombuffer(bytes(bbuf.data), np.int32) * np.array(b.quantization.scale, np.float64)
+    bs = np.float32(sg.tensors[fc.inputs[0]].quantization.scale[0] * s1)
+    bbuf.data = np.round(bias / bs).astype(np.int32).view(np.uint8)
+    b.quantization.scale = np.array([bs], np.float32)
+    b.quantization.zeroPoint = np.array([0], np.int64)
+    fb = flatbuffers.Builder(0)
+    fb.Finish(m.Pack(fb), file_identifier=b"TFL3")
+    return bytes(fb.Output())
+
+
+WZ = rng.normal(0, 0.2, (30, 10)).astype(np.float32)
+BZ = rng.normal(0, 0.5, (10,)).astype(np.float32)
+emit("fc_filter_zp_relu",
+     with_filter_zero_point(convert(lambda x: tf.nn.relu(tf.matmul(x, WZ) + BZ), [(3, 30)]), 9), [(3, 30)],
+     {"act": "relu", "dump_consts": 1})

@@ -50,7 +50,7 @@ pub fn enclave_config(target: &TargetArgs) -> Result<EnclaveConfig> {
     }
     let mut config = EnclaveConfig::new(kernel);
     config.mem_mib = mem_mib;
-    config.job_timeout = Duration::from_secs(target.timeout);
+    config.job_timeout = Duration::from_secs(target.job_timeout);
     config.populate = target.populate.policy();
     // Messages (inputs, outputs) scale with memory; a model must leave room for the engine to
     // parse it (the guest needs about three times its size).
@@ -231,6 +231,9 @@ fn guest_failure(status: Status, detail: &str, loading: bool) -> CliError {
     let message = match (status, loading) {
         (Status::TooLarge | Status::OutOfMemory, true) => {
             format!("the model is over the enclave's memory limit (raise --mem): {detail}")
+        }
+        (Status::DeadlineExceeded, _) => {
+            format!("the model was stopped: {detail} (raise --job-timeout)")
         }
         _ => format!("{detail} [enclave status {status:?}]"),
     };

@@ -7,7 +7,7 @@
 //! | 2 | bad usage (arguments; also what clap reports) |
 //! | 3 | bad model: unreadable, unknown format, malformed, unsupported op, over the size limit |
 //! | 4 | bad input: unreadable `.npy`, missing or extra input, wrong dtype or shape |
-//! | 5 | enclave failure: the VM did not boot, crashed, timed out, or the device failed |
+//! | 5 | enclave failure: the VM did not boot or crashed, a job outran `--job-timeout`, or the device failed |
 
 use std::fmt;
 use std::process::ExitCode;

@@ -52,9 +52,11 @@ pub struct TargetArgs {
     /// is enforced for model bytes plus the planned arena).
     #[arg(long, value_name = "MIB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub mem: u64,
-    /// Enclave deadline in seconds (the watchdog stops a guest that runs longer).
-    #[arg(long, value_name = "SECS", default_value_t = 120)]
-    pub timeout: u64,
+    /// Per-job limit in seconds: a job (model load or run) that makes no progress for this long
+    /// is stopped with exit code 5, and the enclave restarted (see spec/virtio-cerebro.md §6.9).
+    #[arg(long = "job-timeout", alias = "timeout", value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub job_timeout: u64,
     /// Boot this guest kernel image instead of the embedded one.
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,

@@ -106,11 +106,14 @@ pub enum Status {
     Cancelled = 12,
     /// A model with this id is already loaded or loading.
     Busy = 13,
+    /// The job outran its deadline: the host stopped the guest serving it (set by the host on
+    /// the guest's behalf; a guest never sends it).
+    DeadlineExceeded = 14,
 }
 
 impl Status {
     /// Every status, in code order.
-    pub const ALL: [Status; 14] = [
+    pub const ALL: [Status; 15] = [
         Status::Ok,
         Status::Malformed,
         Status::TooLarge,
@@ -125,6 +128,7 @@ impl Status {
         Status::BadModel,
         Status::Cancelled,
         Status::Busy,
+        Status::DeadlineExceeded,
     ];
 
     /// Decodes a wire code.
@@ -154,6 +158,7 @@ impl fmt::Display for Status {
             Status::BadModel => "bad model",
             Status::Cancelled => "cancelled",
             Status::Busy => "busy",
+            Status::DeadlineExceeded => "deadline exceeded",
         };
         f.write_str(s)
     }

@@ -486,6 +486,31 @@ fn cli_runs_every_example_format_in_the_enclave() {
         &example("digit_3.npy"),
     ]);
     assert_one_line_error(&o, 3, &["enclave status"]);
+    // Unknown format, wrong dtype, missing input: the same exit codes as with --native.
+    let junk = scratch.join("junk.bin");
+    std::fs::write(&junk, b"\x01\x02 not a model at all \xfe\xff").unwrap();
+    let o = run_cli([
+        "--model",
+        &junk.display().to_string(),
+        "--input",
+        &example("digit_3.npy"),
+    ]);
+    assert_one_line_error(&o, 3, &["unknown model format"]);
+    let ints = scratch.join("ints.npy");
+    npy::write(
+        &ints,
+        &npy::Array::new(npy::DType::I32, vec![1, 8, 8, 1], vec![0; 256]).unwrap(),
+    )
+    .unwrap();
+    let o = run_cli([
+        "--model",
+        &example("model.tflite"),
+        "--input",
+        &ints.display().to_string(),
+    ]);
+    assert_one_line_error(&o, 4, &["i32[1,8,8,1]"]);
+    let o = run_cli(["--model", &example("model.tflite")]);
+    assert_one_line_error(&o, 4, &["missing input 0"]);
     let mobilenet = models_dir().join("tflite/mobilenet_v2_f32/model.tflite");
     let o = run_cli([
         "--mem",
@@ -496,6 +521,165 @@ fn cli_runs_every_example_format_in_the_enclave() {
         &example("digit_3.npy"),
     ]);
     assert_one_line_error(&o, 3, &["memory limit"]);
+}
+
+/// A StableHLO model that counts `n` (input 0, i32) iterations of `x + 1` (input 1, f32): a
+/// good model for small `n`, a runaway job for `n = i32::MAX`. With `forever`, the loop's
+/// condition is constant true: the job never ends whatever the input.
+fn counting_model(forever: bool) -> String {
+    let cond = if forever {
+        "%t = stablehlo.constant dense<true> : tensor<i1>\n      stablehlo.return %t : tensor<i1>"
+    } else {
+        "%p = stablehlo.compare LT, %i, %n, SIGNED : (tensor<i32>, tensor<i32>) -> tensor<i1>\n      stablehlo.return %p : tensor<i1>"
+    };
+    format!(
+        r#"module @counting {{
+  func.func public @main(%arg0: tensor<i32>, %arg1: tensor<f32>) -> (tensor<f32>) {{
+    %c0 = stablehlo.constant dense<0> : tensor<i32>
+    %c1 = stablehlo.constant dense<1> : tensor<i32>
+    %one = stablehlo.constant dense<1.000000e+00> : tensor<f32>
+    %0:3 = stablehlo.while(%i = %c0, %n = %arg0, %x = %arg1) : tensor<i32>, tensor<i32>, tensor<f32>
+    cond {{
+      {cond}
+    }} do {{
+      %i2 = stablehlo.add %i, %c1 : tensor<i32>
+      %x2 = stablehlo.add %x, %one : tensor<f32>
+      stablehlo.return %i2, %n, %x2 : tensor<i32>, tensor<i32>, tensor<f32>
+    }}
+    return %0#2 : tensor<f32>
+  }}
+}}
+"#
+    )
+}
+
+fn counting_inputs(n: i32, x: f32) -> Vec<Tensor> {
+    vec![
+        Tensor {
+            dtype: DType::I32,
+            dims: vec![],
+            name: String::new(),
+            data: n.to_le_bytes().to_vec(),
+        },
+        Tensor {
+            dtype: DType::F32,
+            dims: vec![],
+            name: String::new(),
+            data: x.to_le_bytes().to_vec(),
+        },
+    ]
+}
+
+fn counted(enclave: &Enclave, id: ModelId, n: i32, x: f32) -> f32 {
+    let out = enclave
+        .run(id, counting_inputs(n, x))
+        .unwrap_or_else(|e| panic!("counting {n} from {x}: {e}"));
+    f32::from_le_bytes(out[0].data[..4].try_into().unwrap())
+}
+
+fn expect_deadline(result: Result<Vec<Tensor>, EnclaveError>, what: &str) {
+    let detail = expect_guest(result, Status::DeadlineExceeded, what);
+    assert!(detail.contains("job limit"), "{what}: {detail}");
+}
+
+/// A runaway job (a loop count of 2^31, or a `while` that never ends) is stopped at the job
+/// limit with DEADLINE_EXCEEDED; the same `Enclave` then serves the next jobs with its models
+/// still loaded (the guest is restarted underneath and the models loaded again), and a job
+/// queued behind the runaway one is answered, not lost.
+#[test]
+fn runaway_jobs_are_stopped_and_the_enclave_keeps_serving() {
+    if !kvm_available() {
+        return;
+    }
+    let limit = Duration::from_secs(2);
+    let mut config = EnclaveConfig::new(cerebro_guest_image::KERNEL);
+    config.mem_mib = 256;
+    config.job_timeout = limit;
+    let enclave = Arc::new(Enclave::start(config).expect("start the enclave"));
+    let (model, input, golden) = digits_golden();
+    let digits = enclave
+        .load_model(model, ModelFormat::TFLITE)
+        .expect("digits");
+    let counting = enclave
+        .load_model(
+            counting_model(false).into_bytes(),
+            ModelFormat::STABLEHLO_TEXT,
+        )
+        .expect("counting model");
+    let forever = enclave
+        .load_model(counting_model(true).into_bytes(), ModelFormat::AUTO)
+        .expect("endless model");
+    assert_eq!(counted(&enclave, counting, 5, 1.5), 6.5);
+
+    // 2^31 iterations: far beyond the limit.
+    let started = std::time::Instant::now();
+    expect_deadline(
+        enclave.run(counting, counting_inputs(i32::MAX, 0.0)),
+        "huge loop count",
+    );
+    assert!(started.elapsed() >= limit, "{:?}", started.elapsed());
+    assert_eq!(enclave.restarts(), 1);
+    still_serves(&enclave, digits, &input, &golden, "a huge loop count");
+    assert_eq!(counted(&enclave, counting, 3, 0.0), 3.0);
+
+    // A loop that never ends, with a good job queued behind it on another thread.
+    let behind = {
+        let enclave = enclave.clone();
+        let input = input.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            enclave.run(digits, vec![input])
+        })
+    };
+    expect_deadline(
+        enclave.run(forever, counting_inputs(1, 0.0)),
+        "endless while",
+    );
+    let queued = behind
+        .join()
+        .unwrap()
+        .expect("the job queued behind is answered");
+    compare(&array(&queued[0]), &golden, "close", 1e-4).expect("queued job's answer");
+    assert_eq!(enclave.restarts(), 2);
+    still_serves(&enclave, digits, &input, &golden, "an endless while");
+    assert_eq!(counted(&enclave, counting, 7, 1.0), 8.0);
+    assert!(
+        enclave.console().contains("enclave restarted"),
+        "{}",
+        enclave.console()
+    );
+}
+
+/// `cerebro-vmm --job-timeout` stops a runaway model with one line and exit code 5.
+#[test]
+fn cli_stops_a_runaway_model() {
+    if !kvm_available() {
+        return;
+    }
+    let scratch = scratch_dir("runaway");
+    let model = scratch.join("forever.mlir");
+    std::fs::write(&model, counting_model(true)).unwrap();
+    let n = scratch.join("n.npy");
+    let x = scratch.join("x.npy");
+    npy::write(
+        &n,
+        &npy::Array::new(npy::DType::I32, vec![], 1i32.to_le_bytes().to_vec()).unwrap(),
+    )
+    .unwrap();
+    npy::write(&x, &npy::Array::from_f32(vec![], &[0.0]).unwrap()).unwrap();
+    let o = run_cli([
+        "--model",
+        &model.display().to_string(),
+        "--input",
+        &n.display().to_string(),
+        "--input",
+        &x.display().to_string(),
+        "--job-timeout",
+        "1",
+        "--mem",
+        "128",
+    ]);
+    assert_one_line_error(&o, 5, &["job limit", "--job-timeout"]);
 }
 
 /// A named SavedModel signature crosses the wire: `--signature NAME` in the enclave matches the

@@ -91,6 +91,46 @@ struct InFlight {
     kind: Kind,
     reply: mpsc::Sender<JobOutcome>,
     model: Option<(u64, Arc<[u8]>)>,
+    /// The job message, kept so the job can move to a replacement device
+    /// ([`DeviceHandle::abandon`]).
+    message: Vec<u8>,
+    /// Delivery order (the guest serves jobs in the order it receives them).
+    seq: u64,
+}
+
+/// Jobs taken from a device being replaced, in the order the guest would have served them:
+/// [`DeviceHandle::abandon`] returns them, [`DeviceHandle::adopt`] queues them on another device
+/// (same job ids, same reply channels: their callers never notice).
+pub struct UnfinishedJobs(Vec<PendingJob>);
+
+impl UnfinishedJobs {
+    /// Number of jobs.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True if there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Fails every job with `error`.
+    pub fn fail(self, error: JobError) {
+        for job in self.0 {
+            let _ = job.reply.send(Err(error.clone()));
+        }
+    }
+}
+
+/// A device with unanswered jobs and how long it has gone without progress
+/// ([`DeviceHandle::stall`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stall {
+    /// The job the guest is serving (the first delivered and unanswered), if any was delivered.
+    pub job_id: Option<u64>,
+    /// Time since the last progress: the guest took a job while idle, answered a job, or was
+    /// served a model chunk.
+    pub idle: Duration,
 }
 
 struct Inner {
@@ -104,6 +144,8 @@ struct Inner {
     interrupt_status: u32,
     pending: VecDeque<PendingJob>,
     inflight: HashMap<u64, InFlight>,
+    /// Last time the guest made progress (see [`Stall::idle`]).
+    progress_at: Instant,
     wait_bits: u32,
     shutdown: bool,
     stats: DeviceStats,
@@ -156,6 +198,7 @@ impl CerebroDevice {
             interrupt_status: 0,
             pending: VecDeque::new(),
             inflight: HashMap::new(),
+            progress_at: Instant::now(),
             wait_bits: 0,
             shutdown: false,
             stats: DeviceStats::default(),
@@ -547,6 +590,8 @@ impl Inner {
                             kind: job.kind,
                             reply: job.reply,
                             model: job.model,
+                            message: job.message,
+                            seq: self.stats.jobs_delivered,
                         },
                     );
                 }
@@ -615,6 +660,7 @@ impl Inner {
                     return;
                 };
                 self.stats.results_received += 1;
+                self.progress_at = Instant::now();
                 let outcome = if r.job_kind != job.kind {
                     Err(JobError::MalformedResult(WireError::UnexpectedKind(
                         r.job_kind as u16,
@@ -699,6 +745,7 @@ impl Inner {
                 Some(len) => {
                     self.add_used(CHUNKQ, head, len);
                     self.stats.chunks_served += 1;
+                    self.progress_at = Instant::now();
                     self.stats.chunk_bytes += u64::from(resp.length);
                     self.wait_bits |= wait_bits::CHUNKS;
                 }
@@ -851,6 +898,9 @@ impl DeviceHandle {
         if g.shutdown {
             return Err(JobError::Shutdown);
         }
+        if g.pending.is_empty() && g.inflight.is_empty() {
+            g.progress_at = Instant::now();
+        }
         g.pending.push_back(PendingJob {
             id,
             kind: wire.kind(),
@@ -896,5 +946,82 @@ impl DeviceHandle {
     pub fn outstanding(&self) -> usize {
         let g = self.shared.lock();
         g.pending.len() + g.inflight.len()
+    }
+
+    /// With jobs unanswered: the job the guest is serving and how long it has gone without
+    /// progress. `None` when every job is answered.
+    pub fn stall(&self) -> Option<Stall> {
+        let g = self.shared.lock();
+        if g.pending.is_empty() && g.inflight.is_empty() {
+            return None;
+        }
+        Some(Stall {
+            job_id: g
+                .inflight
+                .iter()
+                .min_by_key(|(_, j)| j.seq)
+                .map(|(&id, _)| id),
+            idle: g.progress_at.elapsed(),
+        })
+    }
+
+    /// Stops the device (like [`DeviceHandle::shutdown`]) but, instead of failing its
+    /// unanswered jobs, answers `culprit` with `outcome` and returns the others, in the order the
+    /// guest would have served them, for [`DeviceHandle::adopt`] on a replacement device.
+    pub fn abandon(&self, culprit: Option<u64>, outcome: JobOutcome) -> UnfinishedJobs {
+        let mut g = self.shared.lock();
+        g.shutdown = true;
+        let mut delivered: Vec<(u64, InFlight)> = g.inflight.drain().collect();
+        delivered.sort_by_key(|(_, j)| j.seq);
+        let mut jobs = Vec::with_capacity(delivered.len() + g.pending.len());
+        let mut outcome = Some(outcome);
+        for (id, j) in delivered {
+            if Some(id) == culprit {
+                if let Some(o) = outcome.take() {
+                    let _ = j.reply.send(o);
+                }
+                continue;
+            }
+            jobs.push(PendingJob {
+                id,
+                kind: j.kind,
+                message: j.message,
+                reply: j.reply,
+                model: j.model,
+            });
+        }
+        jobs.extend(g.pending.drain(..));
+        drop(g);
+        self.shared.cond.notify_all();
+        UnfinishedJobs(jobs)
+    }
+
+    /// Queues jobs taken from another device ([`DeviceHandle::abandon`]) ahead of later
+    /// submissions, keeping their ids and reply channels. A shut-down device fails them.
+    pub fn adopt(&self, jobs: UnfinishedJobs) {
+        let config = &self.shared.config;
+        if let Some(max) = jobs.0.iter().map(|j| j.id).max() {
+            self.shared
+                .next_job_id
+                .fetch_max(max.saturating_add(1), Ordering::Relaxed);
+        }
+        let mut g = self.shared.lock();
+        if g.shutdown {
+            drop(g);
+            jobs.fail(JobError::Shutdown);
+            return;
+        }
+        if g.pending.is_empty() && g.inflight.is_empty() {
+            g.progress_at = Instant::now();
+        }
+        for job in jobs.0.into_iter().rev() {
+            g.pending.push_front(job);
+        }
+        g.deliver_jobs(config);
+        let wake = g.wait_bits != 0;
+        drop(g);
+        if wake {
+            self.shared.cond.notify_all();
+        }
     }
 }

@@ -19,7 +19,9 @@ mod event;
 mod host;
 
 pub use chain::ChainError;
-pub use device::{CerebroDevice, DeviceError, DeviceHandle, DeviceStats, InterruptTrigger};
+pub use device::{
+    CerebroDevice, DeviceError, DeviceHandle, DeviceStats, InterruptTrigger, Stall, UnfinishedJobs,
+};
 pub use event::QueueEventHandler;
 pub use host::{
     EngineInfo, HostJob, JobError, JobOutcome, JobReply, JobTicket, ReplyPayload, Tensor,

@@ -12,7 +12,7 @@ use cerebro_spec::{
     ResultPayload, Status, TensorView, Tensors, CHUNKQ, CHUNK_REQUEST_LEN,
     CHUNK_RESPONSE_HEADER_LEN, JOBQ, RESULTQ,
 };
-use virtio_cerebro::{CerebroDevice, HostJob, JobError, JobTicket, ReplyPayload};
+use virtio_cerebro::{CerebroDevice, HostJob, JobError, JobReply, JobTicket, ReplyPayload};
 use virtio_queue::desc::{split::Descriptor, RawDescriptor};
 use virtio_queue::mock::MockSplitQueue;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
@@ -698,4 +698,63 @@ fn driver_ok_with_bad_rings_needs_reset() {
     // Jobs stay queued, nothing is touched.
     let t = dev.handle().submit(HostJob::Info).unwrap();
     assert!(t.try_wait().is_none());
+}
+
+/// A stalled device names the job its guest serves; `abandon` answers that job and hands the
+/// others (delivered or still queued) to a replacement device, which delivers them with the same
+/// ids, in order, and their callers get the replacement's answers.
+#[test]
+fn abandoned_jobs_move_to_a_replacement_device() {
+    let mut old = Harness::new();
+    assert_eq!(old.dev.handle().stall(), None);
+    let (runaway, runaway_id) = delivered_echo(&mut old, b"runaway");
+    let (second, second_id) = delivered_echo(&mut old, b"second");
+    // No buffer posted for this one: it stays queued on the host side.
+    let queued = old
+        .dev
+        .handle()
+        .submit(HostJob::Echo(b"queued".to_vec()))
+        .unwrap();
+    let stall = old.dev.handle().stall().expect("jobs unanswered");
+    assert_eq!(stall.job_id, Some(runaway_id));
+    let unfinished = old.dev.handle().abandon(
+        stall.job_id,
+        Ok(JobReply {
+            status: Status::DeadlineExceeded,
+            detail: "over the job limit".into(),
+            payload: ReplyPayload::Empty,
+        }),
+    );
+    assert_eq!(unfinished.len(), 2);
+    assert_eq!(
+        runaway.wait_timeout(T).unwrap().status,
+        Status::DeadlineExceeded
+    );
+    assert_eq!(old.read(reg::CONFIG + 0x20), wait_bits::SHUTDOWN);
+    assert_eq!(old.dev.handle().stall(), None);
+
+    let mut new = Harness::new();
+    let (_, a) = new.post_job_buffer();
+    let (_, b) = new.post_job_buffer();
+    new.dev.handle().adopt(unfinished);
+    let (_, la) = new.pop_used(JOBQ).unwrap();
+    let (_, lb) = new.pop_used(JOBQ).unwrap();
+    let (msg_a, msg_b) = (new.job_at(a, la), new.job_at(b, lb));
+    let (ida, ja) = Job::decode(&msg_a).unwrap();
+    let (idb, jb) = Job::decode(&msg_b).unwrap();
+    assert_eq!((ida, idb), (second_id, queued.id()));
+    assert_eq!(ja, Job::Echo { payload: b"second" });
+    assert_eq!(jb, Job::Echo { payload: b"queued" });
+    new.answer_echo(idb, b"queued".to_vec());
+    new.answer_echo(ida, b"second".to_vec());
+    for (ticket, want) in [(second, &b"second"[..]), (queued, &b"queued"[..])] {
+        match ticket.wait_timeout(T).unwrap().payload {
+            ReplyPayload::Tensors(t) => assert_eq!(t[0].data, want),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Later jobs get ids above the adopted ones.
+    let later = new.dev.handle().submit(HostJob::Info).unwrap();
+    assert!(later.id() > idb);
+    assert_eq!(new.dev.handle().stall().map(|s| s.job_id), Some(None));
 }

@@ -7,8 +7,9 @@
 //! for its own reply, whatever order the guest completes jobs in.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,9 @@ pub struct EnclaveConfig {
     pub device: DeviceConfig,
     /// Longest the guest may take to boot and report ready.
     pub boot_timeout: Duration,
-    /// Longest a job may take before its call returns [`EnclaveError::Job`] with a timeout.
+    /// Longest the guest may work on one job without progress (an answer, or a model chunk
+    /// pulled) before the job is answered with [`Status::DeadlineExceeded`] and the enclave
+    /// restarted (see [`Enclave`]).
     pub job_timeout: Duration,
     /// How guest RAM is pre-faulted.
     pub populate: Populate,
@@ -66,14 +69,15 @@ pub struct EnclaveConfig {
 }
 
 impl EnclaveConfig {
-    /// Defaults around `kernel`: 512 MiB, the default device limits, 30 s boot and job limits.
+    /// Defaults around `kernel`: 512 MiB, the default device limits, a 30 s boot limit and a 60 s
+    /// job limit.
     pub fn new(kernel: impl Into<Cow<'static, [u8]>>) -> Self {
         EnclaveConfig {
             kernel: kernel.into(),
             mem_mib: 512,
             device: DeviceConfig::default(),
             boot_timeout: Duration::from_secs(30),
-            job_timeout: Duration::from_secs(300),
+            job_timeout: Duration::from_secs(60),
             populate: Populate::Background,
             cmdline: String::new(),
         }
@@ -129,7 +133,8 @@ pub enum EnclaveError {
     /// The job got no reply (too large to send, malformed reply, timeout, enclave stopped).
     #[error("job failed: {0}")]
     Job(#[from] JobError),
-    /// The guest answered with an error status.
+    /// The job failed with an error status: the guest's, or [`Status::DeadlineExceeded`] from
+    /// the job watcher.
     #[error("enclave refused the job ({status}): {detail}")]
     Guest {
         /// Status code from the guest.
@@ -152,21 +157,19 @@ impl EnclaveError {
     }
 }
 
-/// A running enclave. Dropping it stops the VM.
-pub struct Enclave {
+/// One VM with its device and service threads: what a restart replaces.
+struct Instance {
     handle: DeviceHandle,
     device: CerebroDevice,
     stop: StopToken,
     console: ConsoleLog,
-    job_timeout: Duration,
-    next_model: AtomicU64,
     exit: Arc<Mutex<Option<Result<VmExit, Error>>>>,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl Enclave {
-    /// Boots the enclave and waits until its kernel serves the device.
-    pub fn start(config: EnclaveConfig) -> Result<Enclave, EnclaveError> {
+impl Instance {
+    /// Boots a VM and waits until its kernel serves the device.
+    fn boot(config: &EnclaveConfig) -> Result<Instance, EnclaveError> {
         let started = Instant::now();
         let mut builder = VmBuilder::new(VmConfig {
             mem_mib: config.mem_mib,
@@ -193,7 +196,7 @@ impl Enclave {
             elapsed_us = started.elapsed().as_micros() as u64,
             "enclave booted"
         );
-        // Jobs have their own host-side limit; an idle enclave must not be stopped.
+        // Jobs are bounded by the enclave's job watcher; an idle enclave must not be stopped.
         vm.watchdog().disarm();
         let handle = device.handle();
         let stop = vm.stop_token();
@@ -210,52 +213,147 @@ impl Enclave {
         threads.push(spawn("cerebro-monitor", move || {
             let result = vm.wait();
             h.shutdown();
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            *lock(&slot) = Some(result);
         })?);
-        Ok(Enclave {
+        Ok(Instance {
             handle,
             device,
             stop,
             console,
-            job_timeout: config.job_timeout,
-            next_model: AtomicU64::new(1),
             exit,
             threads,
         })
     }
 
+    fn exit_status(&self) -> Option<String> {
+        lock(&self.exit).as_ref().map(|r| format!("{r:?}"))
+    }
+
+    /// Stops the VM and joins its threads. `graceful`: the device first tells the guest to stop
+    /// waiting and the kernel gets [`SHUTDOWN_GRACE`] to exit with status 0.
+    fn stop(&mut self, graceful: bool, reason: StopReason) {
+        if self.threads.is_empty() {
+            return; // Already stopped (`shutdown`, then drop).
+        }
+        if graceful {
+            self.handle.shutdown();
+            let deadline = Instant::now() + SHUTDOWN_GRACE;
+            while lock(&self.exit).is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        self.stop.stop(reason);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        tracing::debug!("enclave stopped");
+    }
+}
+
+/// A model loaded through [`Enclave::load`]: what it takes to load it again after a restart.
+#[derive(Clone)]
+struct ModelRecord {
+    bytes: Arc<[u8]>,
+    options: LoadOptions,
+}
+
+/// State shared by an [`Enclave`] and its job watcher.
+struct Shared {
+    config: EnclaveConfig,
+    instance: RwLock<Instance>,
+    models: Mutex<BTreeMap<u64, ModelRecord>>,
+    restarts: AtomicU64,
+    /// Console output of the instances restarts replaced.
+    past_consoles: Mutex<String>,
+    closing: Mutex<bool>,
+    closing_changed: Condvar,
+}
+
+impl Shared {
+    fn instance(&self) -> RwLockReadGuard<'_, Instance> {
+        self.instance.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running enclave. Dropping it stops the VM.
+///
+/// Every job is bounded: a job the guest works on for [`EnclaveConfig::job_timeout`] without
+/// progress (no answer, no model chunk pulled) is answered with [`Status::DeadlineExceeded`],
+/// and the enclave is restarted underneath its users: a fresh VM boots, the models loaded
+/// through [`Enclave::load`] (and its wrappers) are loaded again under the same ids, and the
+/// other unanswered jobs move to it unchanged. Models loaded through raw
+/// [`Enclave::submit`] jobs are not reloaded, and a model's run-time state (TFLite variables)
+/// starts afresh. See spec/virtio-cerebro.md, "Job deadline", for why a restart rather than an
+/// in-guest abort.
+pub struct Enclave {
+    shared: Arc<Shared>,
+    next_model: AtomicU64,
+    watcher: Option<JoinHandle<()>>,
+}
+
+impl Enclave {
+    /// Boots the enclave and waits until its kernel serves the device.
+    pub fn start(config: EnclaveConfig) -> Result<Enclave, EnclaveError> {
+        let instance = Instance::boot(&config)?;
+        let shared = Arc::new(Shared {
+            config,
+            instance: RwLock::new(instance),
+            models: Mutex::new(BTreeMap::new()),
+            restarts: AtomicU64::new(0),
+            past_consoles: Mutex::new(String::new()),
+            closing: Mutex::new(false),
+            closing_changed: Condvar::new(),
+        });
+        let watcher = {
+            let shared = shared.clone();
+            spawn("cerebro-jobwatch", move || watch_jobs(&shared))?
+        };
+        Ok(Enclave {
+            shared,
+            next_model: AtomicU64::new(1),
+            watcher: Some(watcher),
+        })
+    }
+
+    /// How many times a job outran its deadline and the enclave was restarted (counted when the
+    /// restart begins; jobs submitted meanwhile wait for the new guest).
+    pub fn restarts(&self) -> u64 {
+        self.shared.restarts.load(Ordering::Relaxed)
+    }
+
     /// The device limits (largest job, result, chunk and model).
     pub fn limits(&self) -> DeviceConfig {
-        self.handle.config()
+        self.shared.instance().handle.config()
     }
 
-    /// The device's counters (exits handled, jobs, chunks...).
+    /// The device's counters (exits handled, jobs, chunks...) since the last restart.
     pub fn stats(&self) -> DeviceStats {
-        self.device.stats()
+        self.shared.instance().device.stats()
     }
 
-    /// The guest's console output so far.
+    /// The guest's console output so far (of every instance, across restarts).
     pub fn console(&self) -> String {
-        self.console.text()
+        let mut text = lock(&self.shared.past_consoles).clone();
+        text.push_str(&self.shared.instance().console.text());
+        text
     }
 
     /// How the VM ended, if it has.
     pub fn exit_status(&self) -> Option<String> {
-        self.exit
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|r| format!("{r:?}"))
+        self.shared.instance().exit_status()
     }
 
-    /// Submits a raw job and returns its ticket (for callers that pipeline jobs).
+    /// Submits a raw job and returns its ticket (for callers that pipeline jobs). The ticket
+    /// survives restarts: its job moves to the new VM unless it is the one that outran its
+    /// deadline.
     pub fn submit(&self, job: HostJob) -> Result<JobTicket, EnclaveError> {
-        Ok(self.handle.submit(job)?)
+        Ok(self.shared.instance().handle.submit(job)?)
     }
 
-    /// Submits a job and waits for the guest's successful reply.
+    /// Submits a job and waits for its successful reply. Every job ends: the guest answers, the
+    /// job watcher answers [`Status::DeadlineExceeded`], or the VM ends and fails it.
     fn call(&self, job: HostJob) -> Result<JobReply, EnclaveError> {
-        let reply = self.handle.submit(job)?.wait_timeout(self.job_timeout)?;
+        let reply = self.submit(job)?.wait()?;
         if reply.status != Status::Ok {
             return Err(EnclaveError::Guest {
                 status: reply.status,
@@ -299,13 +397,12 @@ impl Enclave {
         options: &LoadOptions,
     ) -> Result<LoadedModel, EnclaveError> {
         let id = ModelId(self.next_model.fetch_add(1, Ordering::Relaxed));
-        let reply = self.call(HostJob::LoadModel {
-            model_id: id.0,
-            format: options.format,
+        let record = ModelRecord {
             bytes: bytes.into(),
-            digest: options.digest,
-            signature: options.signature.clone(),
-        })?;
+            options: options.clone(),
+        };
+        let reply = self.call(record.load_job(id.0))?;
+        lock(&self.shared.models).insert(id.0, record);
         Ok(LoadedModel {
             id,
             detail: reply.detail,
@@ -323,7 +420,13 @@ impl Enclave {
 
     /// Forgets a loaded model.
     pub fn unload(&self, model: ModelId) -> Result<(), EnclaveError> {
-        self.call(HostJob::Unload { model_id: model.0 }).map(|_| ())
+        let result = self.call(HostJob::Unload { model_id: model.0 });
+        if result.is_ok()
+            || matches!(&result, Err(e) if e.guest_status() == Some(Status::UnknownModel))
+        {
+            lock(&self.shared.models).remove(&model.0);
+        }
+        result.map(|_| ())
     }
 
     /// Engine and guest information.
@@ -358,27 +461,16 @@ impl Enclave {
     }
 
     fn stop_and_join(&mut self) {
-        if self.threads.is_empty() {
-            return; // Already stopped (`shutdown`, then drop).
+        *lock(&self.shared.closing) = true;
+        self.shared.closing_changed.notify_all();
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
         }
-        // Graceful first: the device tells the guest to stop waiting and the kernel exits with
-        // status 0. A guest that does not exit in time is stopped.
-        self.handle.shutdown();
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while self
-            .exit
-            .lock()
+        self.shared
+            .instance
+            .write()
             .unwrap_or_else(|e| e.into_inner())
-            .is_none()
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        self.stop.stop(StopReason::Host);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-        tracing::debug!("enclave stopped");
+            .stop(true, StopReason::Host);
     }
 }
 
@@ -386,6 +478,112 @@ impl Drop for Enclave {
     fn drop(&mut self) {
         self.stop_and_join();
     }
+}
+
+impl ModelRecord {
+    fn load_job(&self, model_id: u64) -> HostJob {
+        HostJob::LoadModel {
+            model_id,
+            format: self.options.format,
+            bytes: self.bytes.clone(),
+            digest: self.options.digest,
+            signature: self.options.signature.clone(),
+        }
+    }
+}
+
+/// The job watcher: restarts the enclave when the guest has worked on one job for the job
+/// limit without progress. Ends when the enclave closes.
+fn watch_jobs(shared: &Shared) {
+    let limit = shared.config.job_timeout;
+    let tick = (limit / 20).clamp(Duration::from_millis(5), Duration::from_millis(250));
+    let mut closing = lock(&shared.closing);
+    loop {
+        closing = shared
+            .closing_changed
+            .wait_timeout(closing, tick)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        if *closing {
+            return;
+        }
+        let stalled = shared
+            .instance()
+            .handle
+            .stall()
+            .is_some_and(|s| s.idle >= limit);
+        if stalled {
+            drop(closing);
+            restart(shared);
+            closing = lock(&shared.closing);
+        }
+    }
+}
+
+/// Replaces a guest stuck on a job: answers that job with DEADLINE_EXCEEDED, stops the VM, boots
+/// a new one, loads the recorded models into it and hands it the other unanswered jobs.
+fn restart(shared: &Shared) {
+    let limit = shared.config.job_timeout;
+    let mut instance = shared.instance.write().unwrap_or_else(|e| e.into_inner());
+    // Checked again under the write lock: the guest may have answered meanwhile.
+    let Some(stall) = instance.handle.stall().filter(|s| s.idle >= limit) else {
+        return;
+    };
+    let detail = format!(
+        "the job ran for {:.1} s without finishing, over the enclave's job limit of {:.1} s; the \
+         enclave was restarted and its models loaded again",
+        stall.idle.as_secs_f64(),
+        limit.as_secs_f64()
+    );
+    // Info, not warn: the caller gets the job's answer; a CLI keeps its one-line errors.
+    tracing::info!("enclave: {detail}");
+    let unfinished = instance.handle.abandon(
+        stall.job_id,
+        Ok(JobReply {
+            status: Status::DeadlineExceeded,
+            detail,
+            payload: ReplyPayload::Empty,
+        }),
+    );
+    // Counted before the callers can see the answer's effects: the restart holds the write lock
+    // until the new guest serves, so their next jobs wait for it.
+    shared.restarts.fetch_add(1, Ordering::Relaxed);
+    instance.stop(false, StopReason::Watchdog { limit });
+    {
+        let mut past = lock(&shared.past_consoles);
+        past.push_str(&instance.console.text());
+        past.push_str("\n--- enclave restarted: a job outran its deadline ---\n");
+    }
+    let fresh = match Instance::boot(&shared.config) {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            tracing::error!("enclave: restart failed: {e}");
+            unfinished.fail(JobError::Shutdown);
+            return;
+        }
+    };
+    let models: Vec<(u64, ModelRecord)> = lock(&shared.models)
+        .iter()
+        .map(|(id, r)| (*id, r.clone()))
+        .collect();
+    for (id, record) in models {
+        let reloaded = fresh
+            .handle
+            .submit(record.load_job(id))
+            .and_then(|t| t.wait_timeout(limit));
+        if !matches!(&reloaded, Ok(r) if r.status == Status::Ok) {
+            tracing::warn!(
+                "enclave: model {id} did not load again after the restart: {reloaded:?}"
+            );
+            lock(&shared.models).remove(&id);
+        }
+    }
+    fresh.handle.adopt(unfinished);
+    *instance = fresh;
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn tensors(reply: JobReply) -> Result<Vec<Tensor>, EnclaveError> {

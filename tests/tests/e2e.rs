@@ -554,19 +554,15 @@ fn counting_model(forever: bool) -> String {
 }
 
 fn counting_inputs(n: i32, x: f32) -> Vec<Tensor> {
+    let scalar = |dtype, data: [u8; 4]| Tensor {
+        dtype,
+        dims: vec![],
+        name: String::new(),
+        data: data.to_vec(),
+    };
     vec![
-        Tensor {
-            dtype: DType::I32,
-            dims: vec![],
-            name: String::new(),
-            data: n.to_le_bytes().to_vec(),
-        },
-        Tensor {
-            dtype: DType::F32,
-            dims: vec![],
-            name: String::new(),
-            data: x.to_le_bytes().to_vec(),
-        },
+        scalar(DType::I32, n.to_le_bytes()),
+        scalar(DType::F32, x.to_le_bytes()),
     ]
 }
 

@@ -231,6 +231,14 @@ pub enum UnaryOp {
     PopCount,
     /// Number of leading zero bits (integers).
     CountLeadingZeros,
+    /// Rounds a float to the precision of a format with these exponent and mantissa bits
+    /// (StableHLO `reduce_precision`; XLA's rounding to nearest even, overflow to ±inf).
+    ReducePrecision {
+        /// Exponent bits of the narrower format (≥ 1).
+        exponent_bits: u32,
+        /// Mantissa bits of the narrower format.
+        mantissa_bits: u32,
+    },
 }
 
 /// Elementwise binary functions (numpy broadcasting).

@@ -963,6 +963,24 @@ impl<'m> Lowerer<'m> {
             "cbrt" => self.simple(op, unary(UnaryOp::Cbrt)),
             "tan" => self.simple(op, unary(UnaryOp::Tan)),
             "round_nearest_afz" => self.simple(op, unary(UnaryOp::RoundAwayFromZero)),
+            "reduce_precision" => {
+                let bits = |name| {
+                    op.attr(name)
+                        .and_then(Attr::as_int)
+                        .and_then(|v| u32::try_from(v).ok())
+                        .filter(|v| *v <= 64)
+                        .ok_or_else(|| Error::Malformed(format!("reduce_precision {name}")))
+                };
+                let (exponent_bits, mantissa_bits) =
+                    (bits("exponent_bits")?, bits("mantissa_bits")?);
+                self.simple(
+                    op,
+                    unary(UnaryOp::ReducePrecision {
+                        exponent_bits,
+                        mantissa_bits,
+                    }),
+                )
+            }
             "bitcast_convert" => {
                 let x = self.value(op.operands[0])?;
                 let (din, _) = self.info(x);

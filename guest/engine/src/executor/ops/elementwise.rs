@@ -69,6 +69,20 @@ pub(super) fn run_unary(ctx: &Ctx<'_>, op: UnaryOp, prepared: &Prepared) -> Resu
     if let Prepared::QuantUnary(p) = prepared {
         return quantized::run_unary(ctx, p);
     }
+    if let UnaryOp::ReducePrecision {
+        exponent_bits: e,
+        mantissa_bits: m,
+    } = op
+    {
+        let rp = |bits: u64, format| scalar::reduce_precision_bits(bits, format, e, m);
+        return match x.dtype {
+            DType::F32 => map_unary(ctx, |a: u32| rp(a.into(), (8, 23)) as u32),
+            DType::F64 => map_unary(ctx, |a: u64| rp(a, (11, 52))),
+            DType::F16 => map_unary(ctx, |a: u16| rp(a.into(), (5, 10)) as u16),
+            DType::BF16 => map_unary(ctx, |a: u16| rp(a.into(), (8, 7)) as u16),
+            d => Err(unsupported!("{op:?} on {d}")),
+        };
+    }
     match x.dtype {
         DType::F32 => match vectorized_unary(op) {
             Some(f) => Ok(math::unary_f32(

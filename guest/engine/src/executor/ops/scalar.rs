@@ -614,16 +614,60 @@ pub fn float_unary<T: FloatElem>(op: UnaryOp, x: T) -> T {
         UnaryOp::LogicalNot
         | UnaryOp::BitwiseNot
         | UnaryOp::PopCount
-        | UnaryOp::CountLeadingZeros => x,
+        | UnaryOp::CountLeadingZeros
+        | UnaryOp::ReducePrecision { .. } => x,
+    }
+}
+
+/// StableHLO `reduce_precision` on the bits of a float with `exp_bits` exponent and `man_bits`
+/// mantissa bits (XLA's algorithm): the mantissa is rounded to `m` bits (nearest, ties to even),
+/// then exponents beyond `e` bits overflow to ±inf or underflow to ±0. NaN stays NaN, except
+/// with `m = 0`, where it becomes ±inf as in XLA.
+pub fn reduce_precision_bits(bits: u64, (exp_bits, man_bits): (u32, u32), e: u32, m: u32) -> u64 {
+    let width = exp_bits + man_bits + 1;
+    let all = if width >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
+    let exp_mask = ((1u64 << exp_bits) - 1) << man_bits;
+    let sign = bits & (1u64 << (exp_bits + man_bits));
+    let is_nan = bits & exp_mask == exp_mask && bits & ((1u64 << man_bits) - 1) != 0;
+    let mut x = bits;
+    if m < man_bits {
+        let last = 1u64 << (man_bits - m);
+        let bias = (last >> 1) - 1 + ((x & last) >> (man_bits - m));
+        x = x.wrapping_add(bias) & all & !(last - 1);
+    }
+    if e < exp_bits {
+        let exp_bias = (1u64 << (exp_bits - 1)) - 1;
+        let reduced_bias = (1u64 << (e.max(1) - 1)) - 1;
+        let x_exp = x & exp_mask;
+        if x_exp > (exp_bias + reduced_bias) << man_bits {
+            x = (x & (1u64 << (exp_bits + man_bits))) | exp_mask;
+        } else if x_exp <= (exp_bias - reduced_bias) << man_bits {
+            x &= 1u64 << (exp_bits + man_bits);
+        }
+    }
+    match (is_nan, m) {
+        (true, 0) => sign | exp_mask,
+        (true, _) => bits,
+        _ => x,
     }
 }
 
 /// Unary ops defined on floats.
 pub fn float_unary_supported(op: UnaryOp) -> bool {
-    !matches!(
-        op,
-        UnaryOp::LogicalNot | UnaryOp::BitwiseNot | UnaryOp::PopCount | UnaryOp::CountLeadingZeros
-    )
+    match op {
+        UnaryOp::ReducePrecision { exponent_bits, .. } => exponent_bits >= 1,
+        _ => !matches!(
+            op,
+            UnaryOp::LogicalNot
+                | UnaryOp::BitwiseNot
+                | UnaryOp::PopCount
+                | UnaryOp::CountLeadingZeros
+        ),
+    }
 }
 
 #[inline]
@@ -786,6 +830,28 @@ mod tests {
         let pc: Vec<i64> = [0i64, 1, 2, 127].iter().map(|x| x.popcnt()).collect();
         assert_eq!(pc, [0, 1, 1, 7]);
         assert_eq!((-1i8).popcnt(), 8);
+    }
+
+    // reduce_precision.mlir: f64 [inf, nan, 2^-1074, 0, 65505, 65520] to e5m10 gives
+    // [inf, nan, 0, 0, 65504, inf]; nan to e5m0 gives inf.
+    #[test]
+    fn reduce_precision_matches_the_interpreter() {
+        let f = |v: f64, e, m| f64::from_bits(reduce_precision_bits(v.to_bits(), (11, 52), e, m));
+        assert_eq!(f(f64::INFINITY, 5, 10), f64::INFINITY);
+        assert!(f(f64::NAN, 5, 10).is_nan());
+        assert_eq!(f(f64::from_bits(1), 5, 10), 0.0);
+        assert_eq!(f(65505.0, 5, 10), 65504.0);
+        assert_eq!(f(65520.0, 5, 10), f64::INFINITY);
+        assert_eq!(
+            f(f64::from_bits(0x7FFF_FFFF_FFFF_FFFF), 5, 0),
+            f64::INFINITY
+        );
+        // f32 to bf16 precision (e8m7) rounds like a bf16 conversion.
+        let g = |v: f32| {
+            f32::from_bits(reduce_precision_bits(v.to_bits() as u64, (8, 23), 8, 7) as u32)
+        };
+        assert_eq!(g(1.0 + 2f32.powi(-8)), 1.0);
+        assert_eq!(g(1.0 + 3.0 * 2f32.powi(-8)), 1.015625);
     }
 
     #[test]

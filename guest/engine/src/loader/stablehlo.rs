@@ -1754,8 +1754,8 @@ impl<'m> Lowerer<'m> {
         let rank = s + 2;
         let x = self.value(op.operands[0])?;
         let w = self.value(op.operands[1])?;
-        let (dx, xs) = self.info(x);
-        let (dw, ws) = self.info(w);
+        let (_, xs) = self.info(x);
+        let (_, ws) = self.info(w);
         let (dy, ys) = Self::result_type(op, 0)?;
         if xs.len() != rank || ws.len() != rank || ys.len() != rank {
             return Err(Error::Invalid(
@@ -1830,7 +1830,6 @@ impl<'m> Lowerer<'m> {
             DType::F16 | DType::BF16 => DType::F32,
             d => d,
         };
-        let _ = (dx, dw);
         let x = self.cast_to(x, compute)?;
         let w = self.cast_to(w, compute)?;
         let x = self.permute(x, compute, &xs, &in_perm)?;

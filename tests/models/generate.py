@@ -786,6 +786,21 @@ def special_tflite_fixtures(reg, rng):
         NOTES["quant_dequant_conv_int8"] = "int8 CONV_2D with float input/output: QUANTIZE and DEQUANTIZE " \
             "at the edges (f32 outputs, exact vs BUILTIN_REF)"
 
+    # Grouped int8 CONV_2D (filter input depth = input channels / 2), int8 in/out.
+    if reg.wanted("grouped_conv_int8"):
+        rng = named_rng("grouped_conv_int8")
+        w = tf.constant(rng.normal(0, 0.4, (3, 3, 3, 8)).astype(np.float32))
+        b = tf.constant(rng.normal(0, 0.5, (8,)).astype(np.float32))
+        fn = lambda x: tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + b)  # noqa: E731
+        spec = [tf.TensorSpec((1, 6, 5, 6), tf.float32)]
+        rep = [[rng.normal(0, 1, (1, 6, 5, 6)).astype(np.float32)] for _ in range(32)]
+        bts = to_tflite(fn, spec, quant="int8", rep_inputs=rep)
+        emit_tflite(reg, "grouped_conv_int8", bts,
+                    [[rng.normal(0, 1, (1, 6, 5, 6)).astype(np.float32)] for _ in range(2)],
+                    expect_ops=["CONV_2D"], reference=True, compare="exact")
+        NOTES["grouped_conv_int8"] = "int8 CONV_2D with 2 groups (filter [8,3,3,3] on 6 input " \
+            "channels), fused ReLU, exact vs BUILTIN_REF"
+
     # float16 weights of a few-op model (float16 constants + DEQUANTIZE) besides digits_cnn_f16w.
     if reg.wanted("fc_f16w"):
         rng = named_rng("fc_f16w")

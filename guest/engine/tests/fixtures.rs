@@ -7,51 +7,13 @@
 //! Runs are executed in order on one loaded model, so stateful models are checked across
 //! invokes. A listed fixture whose files are missing fails the test; nothing is skipped.
 
-use std::path::{Path, PathBuf};
-
-use cerebro_engine::ir::{DType, TensorData};
+use cerebro_engine::ir::TensorData;
 use cerebro_engine::loader;
 use cerebro_npy as npy;
 use serde_json::Value;
 
-fn models_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/models")
-}
-
-fn npy_dtype(d: npy::DType) -> DType {
-    match d {
-        npy::DType::F32 => DType::F32,
-        npy::DType::F16 => DType::F16,
-        npy::DType::I8 => DType::I8,
-        npy::DType::U8 => DType::U8,
-        npy::DType::I16 => DType::I16,
-        npy::DType::I32 => DType::I32,
-        npy::DType::I64 => DType::I64,
-        npy::DType::U32 => DType::U32,
-        npy::DType::U16 => DType::U16,
-        npy::DType::U64 => DType::U64,
-        npy::DType::F64 => DType::F64,
-        npy::DType::Bool => DType::Bool,
-    }
-}
-
-fn engine_to_npy(d: DType) -> Option<npy::DType> {
-    Some(match d {
-        DType::F32 => npy::DType::F32,
-        DType::F16 => npy::DType::F16,
-        DType::I8 => npy::DType::I8,
-        DType::U8 => npy::DType::U8,
-        DType::I16 => npy::DType::I16,
-        DType::I32 => npy::DType::I32,
-        DType::I64 => npy::DType::I64,
-        DType::U32 => npy::DType::U32,
-        DType::U16 => npy::DType::U16,
-        DType::U64 => npy::DType::U64,
-        DType::F64 => npy::DType::F64,
-        DType::Bool => npy::DType::Bool,
-        _ => return None,
-    })
-}
+mod common;
+use common::{engine_dtype, models_dir, npy_dtype};
 
 /// Runs one fixture; returns a description of the first mismatch or error.
 fn run_fixture(f: &Value) -> Result<String, String> {
@@ -99,7 +61,7 @@ fn run_fixture(f: &Value) -> Result<String, String> {
         let datas: Vec<TensorData> = inputs
             .iter()
             .map(|a| TensorData {
-                dtype: npy_dtype(a.dtype),
+                dtype: engine_dtype(a.dtype),
                 shape: &a.shape,
                 bytes: &a.data,
             })
@@ -126,7 +88,7 @@ fn run_fixture(f: &Value) -> Result<String, String> {
                 ));
             }
             let got_dt =
-                engine_to_npy(got.dtype).ok_or_else(|| format!("output dtype {}", got.dtype))?;
+                npy_dtype(got.dtype).ok_or_else(|| format!("output dtype {}", got.dtype))?;
             if compare == "exact" {
                 if got_dt != golden.dtype {
                     return Err(format!(

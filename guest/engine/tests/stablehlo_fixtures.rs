@@ -4,28 +4,10 @@
 use cerebro_engine::loader::stablehlo::{load, load_with_params};
 use cerebro_engine::{DType, Model, TensorData};
 use cerebro_npy as npy;
+
+mod common;
+use common::{engine_dtype, models_dir};
 use std::path::PathBuf;
-
-fn models_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/models")
-}
-
-fn engine_dtype(d: npy::DType) -> DType {
-    match d {
-        npy::DType::F32 => DType::F32,
-        npy::DType::F16 => DType::F16,
-        npy::DType::I8 => DType::I8,
-        npy::DType::U8 => DType::U8,
-        npy::DType::I16 => DType::I16,
-        npy::DType::I32 => DType::I32,
-        npy::DType::I64 => DType::I64,
-        npy::DType::U32 => DType::U32,
-        npy::DType::U16 => DType::U16,
-        npy::DType::U64 => DType::U64,
-        npy::DType::F64 => DType::F64,
-        npy::DType::Bool => DType::Bool,
-    }
-}
 
 fn f32s(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4)

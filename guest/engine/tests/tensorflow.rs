@@ -12,33 +12,19 @@
 
 use std::path::{Path, PathBuf};
 
-use cerebro_engine::ir::{DType, TensorData};
+use cerebro_engine::ir::TensorData;
 use cerebro_engine::loader::tensorflow::{self, Options};
 use cerebro_engine::Model;
 use cerebro_npy as npy;
 use cerebro_tensorflow as tf;
 
+mod common;
+use common::engine_dtype;
+
 const TOLERANCE: f64 = 1e-4;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../formats/tensorflow/tests/data")
-}
-
-fn npy_dtype(d: npy::DType) -> DType {
-    match d {
-        npy::DType::F32 => DType::F32,
-        npy::DType::F16 => DType::F16,
-        npy::DType::I8 => DType::I8,
-        npy::DType::U8 => DType::U8,
-        npy::DType::I16 => DType::I16,
-        npy::DType::I32 => DType::I32,
-        npy::DType::I64 => DType::I64,
-        npy::DType::U32 => DType::U32,
-        npy::DType::U16 => DType::U16,
-        npy::DType::U64 => DType::U64,
-        npy::DType::F64 => DType::F64,
-        npy::DType::Bool => DType::Bool,
-    }
 }
 
 /// A directory packed as a tar archive, the way a SavedModel reaches the engine.
@@ -75,7 +61,7 @@ fn run_and_compare(
     let data: Vec<TensorData<'_>> = inputs
         .iter()
         .map(|a| TensorData {
-            dtype: npy_dtype(a.dtype),
+            dtype: engine_dtype(a.dtype),
             shape: &a.shape,
             bytes: &a.data,
         })
@@ -94,7 +80,7 @@ fn run_and_compare(
         );
         assert_eq!(
             got.dtype,
-            npy_dtype(golden.dtype),
+            engine_dtype(golden.dtype),
             "{what}: output {i} dtype"
         );
         let got = npy::Array::new(golden.dtype, got.shape.to_vec(), got.bytes.to_vec()).unwrap();

@@ -1,6 +1,8 @@
 //! Where a model runs: in the enclave (through `vmm::Enclave`) or in-process with the same engine
 //! (`--native`, used for overhead measurements and as a reference).
 
+use std::time::Duration;
+
 use cerebro_engine::ir::TensorData;
 use cerebro_engine::loader::detect::{load_graph, LoadOptions};
 use cerebro_engine::Model;
@@ -30,6 +32,11 @@ pub trait Backend {
     fn load(&mut self, model: &ModelSource) -> Result<Signature>;
     /// Runs the loaded model on inputs already in the model's order.
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>>;
+    /// CPU time the threads doing this backend's work have used so far (for the calling
+    /// thread, whatever it did), if measurable: runs differ by work, not by waits for a core.
+    fn cpu_time(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Loads and plans a model with the in-process engine (the same front-ends and planner the
@@ -88,6 +95,10 @@ pub fn over_memory_limit(model: &ModelSource, needed: u64, limit: u64) -> CliErr
 impl Backend for NativeBackend {
     fn name(&self) -> &'static str {
         "native"
+    }
+
+    fn cpu_time(&self) -> Option<Duration> {
+        vmm::CpuClock::current_thread().elapsed()
     }
 
     fn load(&mut self, model: &ModelSource) -> Result<Signature> {

@@ -72,6 +72,8 @@ pub struct Latency {
     pub mean_ms: f64,
     /// Number of timed runs.
     pub runs: usize,
+    /// Median CPU time of the timed runs in ms (the backend's threads), if measurable.
+    pub cpu_p50_ms: Option<f64>,
 }
 
 /// Nearest-rank percentile of sorted samples (`q` in 0..=1).
@@ -83,8 +85,15 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn latency(backend: &str, load: Duration, first: Duration, mut samples: Vec<f64>) -> Latency {
+fn latency(
+    backend: &str,
+    load: Duration,
+    first: Duration,
+    mut samples: Vec<f64>,
+    mut cpu: Vec<f64>,
+) -> Latency {
     samples.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     let mean = samples.iter().sum::<f64>() / samples.len().max(1) as f64;
     Latency {
         backend: backend.to_string(),
@@ -95,6 +104,7 @@ fn latency(backend: &str, load: Duration, first: Duration, mut samples: Vec<f64>
         p99_ms: percentile(&samples, 0.99),
         mean_ms: mean,
         runs: samples.len(),
+        cpu_p50_ms: (cpu.len() == samples.len() && !cpu.is_empty()).then(|| percentile(&cpu, 0.5)),
     }
 }
 
@@ -177,6 +187,7 @@ struct Timed {
     load: Duration,
     first: Duration,
     samples: Vec<f64>,
+    cpu: Vec<f64>,
 }
 
 fn bench(args: &BenchArgs) -> Result<Value> {
@@ -222,6 +233,7 @@ fn bench(args: &BenchArgs) -> Result<Value> {
             load,
             first: Duration::ZERO,
             samples: Vec::new(),
+            cpu: Vec::new(),
         });
     }
     let inputs = inputs.unwrap_or_default();
@@ -233,17 +245,31 @@ fn bench(args: &BenchArgs) -> Result<Value> {
     // Interleave the backends run by run so drift (thermal, other load) hits both alike.
     for _ in 0..args.runs {
         for t in &mut timed {
+            let cpu = t.backend.cpu_time();
             let start = Instant::now();
             t.backend.run(&inputs)?;
             t.samples.push(ms(start.elapsed()));
+            if let (Some(before), Some(after)) = (cpu, t.backend.cpu_time()) {
+                t.cpu.push(ms(after.saturating_sub(before)));
+            }
         }
     }
     let results: Vec<Latency> = timed
         .into_iter()
-        .map(|t| latency(t.name, t.load, t.first, t.samples))
+        .map(|t| latency(t.name, t.load, t.first, t.samples, t.cpu))
         .collect();
     let p50 = |name: &str| results.iter().find(|l| l.backend == name).map(|l| l.p50_ms);
     let overhead = match (p50("enclave"), p50("native")) {
+        (Some(e), Some(n)) if n > 0.0 => Some(e / n),
+        _ => None,
+    };
+    let cpu_p50 = |name: &str| {
+        results
+            .iter()
+            .find(|l| l.backend == name)
+            .and_then(|l| l.cpu_p50_ms)
+    };
+    let overhead_cpu = match (cpu_p50("enclave"), cpu_p50("native")) {
         (Some(e), Some(n)) if n > 0.0 => Some(e / n),
         _ => None,
     };
@@ -267,8 +293,10 @@ fn bench(args: &BenchArgs) -> Result<Value> {
         "results": results.iter().map(|l| json!({
             "backend": l.backend, "load_ms": l.load_ms, "first_ms": l.first_ms, "p50_ms": l.p50_ms,
             "p90_ms": l.p90_ms, "p99_ms": l.p99_ms, "mean_ms": l.mean_ms, "runs": l.runs,
+            "cpu_p50_ms": l.cpu_p50_ms,
         })).collect::<Vec<_>>(),
         "enclave_over_native_p50": overhead,
+        "enclave_over_native_cpu_p50": overhead_cpu,
         "reference": reference,
         "cerebro_over_reference_p50": vs_reference,
     }))
@@ -374,6 +402,11 @@ pub fn to_text(doc: &Value) -> String {
     }
     if let Some(r) = doc["enclave_over_native_p50"].as_f64() {
         out.push_str(&format!("enclave / native (p50): {r:.3}\n"));
+    }
+    if let Some(r) = doc["enclave_over_native_cpu_p50"].as_f64() {
+        out.push_str(&format!(
+            "enclave / native (p50 of CPU time: vCPU + calling thread vs calling thread): {r:.3}\n"
+        ));
     }
     if let Some(r) = doc["cerebro_over_reference_p50"].as_f64() {
         let name = doc["reference"]["backend"].as_str().unwrap_or("reference");

@@ -307,6 +307,11 @@ impl Backend for EnclaveBackend {
         Ok(signature)
     }
 
+    fn cpu_time(&self) -> Option<Duration> {
+        // The calling thread encodes inputs and decodes outputs; the vCPU thread runs the guest.
+        Some(vmm::CpuClock::current_thread().elapsed()? + self.enclave.vcpu_cpu_time()?)
+    }
+
     fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let model = self
             .model

@@ -29,6 +29,7 @@ use crate::arch::x86_64::layout::{
     USER_STACK_TOP,
 };
 use crate::arch::x86_64::{gdt, idt, paging, regs, tss};
+use crate::cpu_clock::CpuClock;
 use crate::devices::bus::{MmioBus, MmioDevice};
 use crate::devices::ports::USER_PORTS;
 use crate::devices::serial::{ConsoleLog, SerialConsole};
@@ -299,6 +300,7 @@ impl VmBuilder {
             })?;
         self.stop
             .set_vcpu_thread(Some(vcpu_thread.as_pthread_t() as libc::pthread_t));
+        let vcpu_clock = CpuClock::of_thread(vcpu_thread.as_pthread_t() as libc::pthread_t);
         // From here on an error must not leave the vCPU running: `guard` stops and joins it.
         let guard = VcpuGuard {
             stop: self.stop.clone(),
@@ -346,6 +348,7 @@ impl VmBuilder {
             populate_thread,
             outcome: None,
             pvh_entry,
+            vcpu_clock,
         })
     }
 }
@@ -489,6 +492,7 @@ pub struct RunningVm {
     populate_thread: Option<JoinHandle<()>>,
     outcome: Option<Result<VmExit, GuestError>>,
     pvh_entry: Option<u64>,
+    vcpu_clock: Option<CpuClock>,
 }
 
 impl RunningVm {
@@ -553,6 +557,12 @@ impl RunningVm {
     /// When the guest reported ready, if it has.
     pub fn ready_at(&self) -> Option<Instant> {
         self.progress.snapshot().ready_at
+    }
+
+    /// The vCPU thread's CPU-time clock (guest execution and exit handling); read it only while
+    /// the VM runs.
+    pub fn vcpu_clock(&self) -> Option<CpuClock> {
+        self.vcpu_clock
     }
 
     /// The kernel's PVH entry point (other VMMs use it; this one enters at the ELF entry).

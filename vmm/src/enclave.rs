@@ -29,7 +29,7 @@ use crate::devices::bus::MmioDevice;
 use crate::devices::serial::ConsoleLog;
 use crate::stop::{StopReason, StopToken};
 use crate::vstate::vcpu::VmExit;
-use crate::{Error, Populate, VmBuilder, VmConfig};
+use crate::{CpuClock, Error, Populate, VmBuilder, VmConfig};
 
 /// Guest-physical base of the virtio-cerebro register window.
 pub const CEREBRO_MMIO_BASE: u64 = DEVICE_WINDOW_BASE;
@@ -163,6 +163,7 @@ struct Instance {
     device: CerebroDevice,
     stop: StopToken,
     console: ConsoleLog,
+    vcpu_clock: Option<CpuClock>,
     exit: Arc<Mutex<Option<Result<VmExit, Error>>>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -200,6 +201,7 @@ impl Instance {
         vm.watchdog().disarm();
         let handle = device.handle();
         let stop = vm.stop_token();
+        let vcpu_clock = vm.vcpu_clock();
         let exit = Arc::new(Mutex::new(None));
         let mut threads = Vec::new();
         // A vCPU blocked in the wait register returns once the device shuts down.
@@ -220,6 +222,7 @@ impl Instance {
             device,
             stop,
             console,
+            vcpu_clock,
             exit,
             threads,
         })
@@ -336,6 +339,17 @@ impl Enclave {
         let mut text = lock(&self.shared.past_consoles).clone();
         text.push_str(&self.shared.instance().console.text());
         text
+    }
+
+    /// CPU time of the running VM's vCPU thread so far: the guest's execution plus the exits
+    /// handled on that thread (device work in the `wait` register). `None` once the VM has
+    /// ended; a restarted VM counts from zero again.
+    pub fn vcpu_cpu_time(&self) -> Option<Duration> {
+        let instance = self.shared.instance();
+        if instance.exit_status().is_some() {
+            return None;
+        }
+        instance.vcpu_clock.and_then(|c| c.elapsed())
     }
 
     /// How the VM ended, if it has.

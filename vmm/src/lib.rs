@@ -10,6 +10,7 @@
 
 pub mod arch;
 pub mod builder;
+pub mod cpu_clock;
 pub mod devices;
 pub mod enclave;
 pub mod error;
@@ -26,6 +27,7 @@ pub use vm_memory;
 pub use vmm_sys_util::eventfd::EventFd;
 
 pub use builder::{DeviceSubscriber, Populate, RunningVm, VmBuilder, VmConfig};
+pub use cpu_clock::CpuClock;
 pub use devices::bus::MmioDevice;
 pub use enclave::{Enclave, EnclaveConfig, EnclaveError, LoadOptions, LoadedModel, ModelId};
 pub use error::{Error, FaultReport, GuestError, RegisterDump};

@@ -6,6 +6,10 @@ use cerebro_engine::loader::stablehlo::{conformance_cases, CheckKind};
 use cerebro_engine::{DType, Error, Model};
 use std::path::PathBuf;
 
+/// Cases of the shared suite that passed when this was last raised (BENCHMARKS.md, coverage):
+/// a change that makes a supported case unsupported fails here. Raise it as coverage grows.
+const PASSING_AT_LEAST: usize = 339;
+
 fn suite_dir() -> PathBuf {
     std::env::var_os("CEREBRO_CONFORMANCE_DIR")
         .map(PathBuf::from)
@@ -137,7 +141,10 @@ fn interpreter_suite_has_no_failures() {
         "{pass} passed, {} failed, {unsupported} unsupported",
         failures.len()
     );
-    assert!(pass > 0);
+    assert!(
+        pass >= PASSING_AT_LEAST,
+        "coverage went down: {pass} cases pass, {PASSING_AT_LEAST} did before"
+    );
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",

@@ -551,6 +551,9 @@ fn restart(shared: &Shared) {
     );
     // Info, not warn: the caller gets the job's answer; a CLI keeps its one-line errors.
     tracing::info!("enclave: {detail}");
+    // Counted before the stuck job is answered, so its caller already sees the restart; the
+    // restart holds the write lock until the new guest serves, so next jobs wait for it.
+    shared.restarts.fetch_add(1, Ordering::Relaxed);
     let unfinished = instance.handle.abandon(
         stall.job_id,
         Ok(JobReply {
@@ -559,9 +562,6 @@ fn restart(shared: &Shared) {
             payload: ReplyPayload::Empty,
         }),
     );
-    // Counted before the callers can see the answer's effects: the restart holds the write lock
-    // until the new guest serves, so their next jobs wait for it.
-    shared.restarts.fetch_add(1, Ordering::Relaxed);
     instance.stop(false, StopReason::Watchdog { limit });
     {
         let mut past = lock(&shared.past_consoles);

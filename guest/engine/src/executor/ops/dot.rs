@@ -135,45 +135,49 @@ impl MatmulPlan {
         rhs_cols: Vec<usize>,
     ) -> Result<(Prepared, usize)> {
         let (m, k, n) = (lhs_rows.len(), lhs_cols.len(), rhs_cols.len());
+        let mut plan = MatmulPlan {
+            dtype: l.dtype,
+            rhs_dtype: r.dtype,
+            out_dtype: o.dtype,
+            m,
+            k,
+            n,
+            batches,
+            lhs_rows,
+            lhs_cols,
+            rhs_rows,
+            rhs_cols,
+            lhs_row_stride: None,
+            packed_rhs: Vec::new(),
+        };
         if needs_reference(l.dtype, r.dtype, o.dtype) {
-            let plan = MatmulPlan {
-                dtype: l.dtype,
-                rhs_dtype: r.dtype,
-                out_dtype: o.dtype,
-                m,
-                k,
-                n,
-                batches,
-                lhs_rows,
-                lhs_cols,
-                rhs_rows,
-                rhs_cols,
-                lhs_row_stride: None,
-                packed_rhs: Vec::new(),
-            };
             return Ok((Prepared::Matmul(alloc::boxed::Box::new(plan)), 0));
         }
-        let unit_cols = lhs_cols.iter().enumerate().all(|(p, &c)| c == p);
-        let row_step = if m > 1 { lhs_rows[1] } else { k };
-        let even_rows = lhs_rows.iter().enumerate().all(|(i, &r)| r == i * row_step);
-        let lhs_row_stride =
+        let unit_cols = plan.lhs_cols.iter().enumerate().all(|(p, &c)| c == p);
+        let row_step = if m > 1 { plan.lhs_rows[1] } else { k };
+        let even_rows = plan
+            .lhs_rows
+            .iter()
+            .enumerate()
+            .all(|(i, &r)| r == i * row_step);
+        plan.lhs_row_stride =
             (l.dtype == DType::F32 && unit_cols && even_rows && row_step >= k).then_some(row_step);
-        let mut packed_rhs = Vec::new();
         if let TensorKind::Constant(c) = r.kind {
             let bytes = graph.constant_bytes(c);
-            packed_rhs
+            let (rows, cols) = (&plan.rhs_rows, &plan.rhs_cols);
+            plan.packed_rhs
                 .try_reserve_exact(rhs_batches.len())
                 .map_err(|_| too_large!("packed matrix product weights"))?;
             for &base in rhs_batches {
                 let packed = match r.dtype {
-                    DType::F32 => pack_constant::<f32>(bytes, base, &rhs_rows, &rhs_cols)?,
-                    DType::F16 => pack_constant::<f16>(bytes, base, &rhs_rows, &rhs_cols)?,
-                    _ => pack_constant::<bf16>(bytes, base, &rhs_rows, &rhs_cols)?,
+                    DType::F32 => pack_constant::<f32>(bytes, base, rows, cols)?,
+                    DType::F16 => pack_constant::<f16>(bytes, base, rows, cols)?,
+                    _ => pack_constant::<bf16>(bytes, base, rows, cols)?,
                 };
-                packed_rhs.push(packed);
+                plan.packed_rhs.push(packed);
             }
         }
-        let mut floats = if packed_rhs.is_empty() {
+        let mut floats = if plan.packed_rhs.is_empty() {
             gemm::gemm_unpacked_scratch_len(m, k, n)
         } else {
             gemm::scratch_len(m, k)
@@ -188,21 +192,6 @@ impl MatmulPlan {
         let scratch = floats
             .checked_mul(4)
             .ok_or_else(|| too_large!("matrix product scratch"))?;
-        let plan = MatmulPlan {
-            dtype: l.dtype,
-            rhs_dtype: r.dtype,
-            out_dtype: o.dtype,
-            m,
-            k,
-            n,
-            batches,
-            lhs_rows,
-            lhs_cols,
-            rhs_rows,
-            rhs_cols,
-            lhs_row_stride,
-            packed_rhs,
-        };
         Ok((Prepared::Matmul(alloc::boxed::Box::new(plan)), scratch))
     }
 }

@@ -331,19 +331,7 @@ macro_rules! with_window_type {
 
 /// Element types the windowed loops run on (besides bool for reduce_window).
 fn window_dtype(d: DType) -> bool {
-    matches!(
-        d,
-        DType::F32
-            | DType::F64
-            | DType::I8
-            | DType::U8
-            | DType::I16
-            | DType::U16
-            | DType::I32
-            | DType::U32
-            | DType::I64
-            | DType::U64
-    )
+    d.is_int() || matches!(d, DType::F32 | DType::F64)
 }
 
 fn conv_nd_typed<T: WindowElem>(ctx: &Ctx<'_>, p: &ConvNdPlan) -> Result<()> {
